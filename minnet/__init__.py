@@ -29,6 +29,9 @@ from minnet.tensor import (
     tensor,
 )
 
+from minnet.rng import manual_seed
+from minnet import losses, nn, optim  # noqa: E402  (after the core they build on)
+
 __version__ = "0.1.0"
 
 __all__ = [
@@ -38,4 +41,5 @@ __all__ = [
     "sum", "mean", "max", "matmul", "transpose", "reshape",
     "logsumexp", "log_softmax", "softmax",
     "inv", "logdet", "trace", "solve",
+    "manual_seed", "nn", "optim", "losses",
 ]

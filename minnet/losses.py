@@ -1,0 +1,144 @@
+"""Losses and the L2 penalty, each one fused graph node with its gradient beside it.
+
+Conventions, written once:
+
+* ``mse_loss`` is ½·mean((pred − target)²): the lecture's L = ½(y − t)² averaged, and
+  scikit-learn's squared loss.  (PyTorch's ``mse_loss`` has no ½.)
+* ``softmax_cross_entropy`` is the mean over the batch of −log softmax(logits)[target].
+* ``l2_penalty`` is R = ½ Σ‖W‖² over weight matrices, biases excluded, so the
+  regularized loss reads like the math: ``L_reg = L + lam * R``.
+
+How λ (``lam``) relates to other libraries, for a minibatch of size n:
+scikit-learn's MLP minimises L + (alpha / n)·R, so alpha = λ·n; PyTorch's SGD
+``weight_decay`` adds wd·W to the gradient, which is the same as λ = wd (but
+PyTorch applies it to biases too unless told otherwise).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+import numpy as np
+
+from minnet.nn.module import Module
+from minnet.tensor import Tensor, _leaf, _needs_grad, _node
+
+__all__ = ["mse_loss", "softmax_cross_entropy", "l2_penalty", "LOSSES"]
+
+
+def _as_input(value: Any, like: Tensor | None = None) -> Tensor:
+    if isinstance(value, Tensor):
+        return value
+    return Tensor(value, dtype=None if like is None else like.dtype)
+
+
+def mse_loss(pred: Tensor, target: Any) -> Tensor:
+    """½ · mean over all elements of (pred − target)².  d/dpred = (pred − target) / size.
+
+    ``target`` must have pred's shape; a target of shape (N,) is accepted for a
+    prediction of shape (N, 1), the usual single-output regression.
+    """
+    pred = _as_input(pred)
+    target = _as_input(target, like=pred)
+    if target.shape != pred.shape:
+        if pred.ndim == 2 and pred.shape[1] == 1 and target.shape == pred.shape[:1]:
+            target = target.reshape(-1, 1)
+        else:
+            raise ValueError(f"mse_loss: target has shape {target.shape}, expected {pred.shape} like pred")
+    diff = pred.data - target.data
+    out = np.asarray(0.5 * np.mean(diff * diff), dtype=pred.dtype)
+    if not _needs_grad(pred, target):
+        return _leaf(out)
+
+    def backward(g):
+        gp = g * diff / diff.size
+        return (gp if pred.requires_grad else None), (-gp if target.requires_grad else None)
+    return _node(out, (pred, target), backward, "mse_loss")
+
+
+def _class_labels(target: Any, n: int, classes: int) -> np.ndarray:
+    labels = np.asarray(target.data if isinstance(target, Tensor) else target)
+    if labels.shape != (n,):
+        raise ValueError(
+            f"softmax_cross_entropy: target has shape {labels.shape}; expected class labels of shape "
+            f"({n},) or probabilities of shape ({n}, {classes})"
+        )
+    if labels.dtype.kind not in "iu":
+        if labels.dtype.kind != "f" or not np.all(labels == np.round(labels)):
+            raise ValueError("softmax_cross_entropy: class labels must be integers")
+        labels = labels.astype(np.intp)
+    if n and (labels.min() < 0 or labels.max() >= classes):
+        bad = labels[(labels < 0) | (labels >= classes)][0]
+        raise ValueError(f"softmax_cross_entropy: class label {bad} is outside [0, {classes})")
+    return labels
+
+
+def softmax_cross_entropy(logits: Tensor, target: Any) -> Tensor:
+    """Mean over the batch of −log softmax(logits)[target], computed stably.
+
+    ``logits`` has shape (N, C); ``target`` is integer labels (N,) or probabilities
+    (N, C).  Fused: the gradient is (softmax(logits) − onehot(target)) / N.
+    """
+    logits = _as_input(logits)
+    z = logits.data
+    if z.ndim != 2:
+        raise ValueError(f"softmax_cross_entropy: logits must have shape (N, C), got {z.shape}")
+    n, classes = z.shape
+    shifted = z - z.max(axis=1, keepdims=True)
+    e = np.exp(shifted)
+    total = e.sum(axis=1, keepdims=True)
+    log_total = np.log(total)
+
+    target_shape = target.shape if isinstance(target, (Tensor, np.ndarray)) else np.shape(target)
+    if target_shape == z.shape:
+        probs = np.asarray(target.data if isinstance(target, Tensor) else target, dtype=z.dtype)
+        out = np.asarray(np.sum(probs * (log_total - shifted)) / n, dtype=z.dtype)
+        labels = None
+    else:
+        labels = _class_labels(target, n, classes)
+        rows = np.arange(n)
+        out = np.asarray(np.sum(log_total[:, 0] - shifted[rows, labels]) / n, dtype=z.dtype)
+    if not _needs_grad(logits):
+        return _leaf(out)
+
+    def backward(g):
+        grad = e / total  # softmax
+        if labels is None:  # rows of probs need not sum to one
+            grad = grad * probs.sum(axis=1, keepdims=True) - probs
+        else:
+            grad[rows, labels] -= 1
+        grad *= g / n
+        return (grad,)
+    return _node(out, (logits,), backward, "softmax_cross_entropy")
+
+
+def _weights(model_or_params: Module | Iterable[Tensor]) -> tuple[Tensor, ...]:
+    if isinstance(model_or_params, Module):
+        return tuple(p for p in model_or_params.parameters() if p.ndim >= 2)
+    return tuple(model_or_params)
+
+
+def l2_penalty(model_or_params: Module | Iterable[Tensor]) -> Tensor:
+    """R = ½ Σ ‖W‖², one node; dR/dW = W.
+
+    Given a Module, W ranges over its weight matrices (parameters with ≥ 2 dims),
+    so biases are excluded.  Given tensors, every one of them is penalised.
+    """
+    weights = _weights(model_or_params)
+    if not weights:
+        raise ValueError("l2_penalty: no weights to penalise")
+    out = np.asarray(0.5 * sum(float(np.vdot(w.data, w.data)) for w in weights), dtype=weights[0].dtype)
+    if not _needs_grad(*weights):
+        return _leaf(out)
+    values = [w.data for w in weights]
+
+    def backward(g):
+        return tuple(g * v for v in values)
+    return _node(out, weights, backward, "l2_penalty")
+
+
+LOSSES = {
+    "mse": mse_loss,
+    "softmax_cross_entropy": softmax_cross_entropy,
+}

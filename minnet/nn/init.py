@@ -1,0 +1,31 @@
+"""Weight initialisations, looked up by name.
+
+Glorot (Xavier) uniform keeps the variance of activations and gradients roughly
+constant through sigmoid and tanh layers; He normal does the same for ReLU, which
+zeroes half its inputs and so needs twice the variance.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+
+__all__ = ["glorot_uniform", "he_normal", "INITIALIZERS"]
+
+
+def glorot_uniform(rng: np.random.Generator, fan_out: int, fan_in: int) -> np.ndarray:
+    """U(-a, a) with a = sqrt(6 / (fan_in + fan_out)): Glorot & Bengio (2010)."""
+    bound = np.sqrt(6.0 / (fan_in + fan_out))
+    return rng.uniform(-bound, bound, size=(fan_out, fan_in))
+
+
+def he_normal(rng: np.random.Generator, fan_out: int, fan_in: int) -> np.ndarray:
+    """N(0, 2 / fan_in): He et al. (2015), for ReLU layers."""
+    return rng.normal(0.0, np.sqrt(2.0 / fan_in), size=(fan_out, fan_in))
+
+
+INITIALIZERS: dict[str, Callable[[np.random.Generator, int, int], np.ndarray]] = {
+    "glorot": glorot_uniform,
+    "he": he_normal,
+}

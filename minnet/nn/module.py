@@ -1,0 +1,179 @@
+"""Module and Parameter: how models find, save and restore their weights.
+
+A Module discovers its parameters and sub-modules from its attributes (also inside
+lists and tuples), in the order they were assigned, so a user model is just a class
+that sets attributes in ``__init__`` and computes in ``forward``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from typing import Any
+
+import numpy as np
+
+from minnet.tensor import Tensor
+
+__all__ = ["Parameter", "Module", "Sequential"]
+
+
+class Parameter(Tensor):
+    """A tensor that is a learnable weight of a model: it requires grad by default."""
+
+    __slots__ = ()
+
+    def __init__(self, data: Any, requires_grad: bool = True, dtype: Any = None, name: str | None = None):
+        super().__init__(data, requires_grad=requires_grad, dtype=dtype, name=name)
+
+    def __repr__(self) -> str:
+        return "Parameter " + super().__repr__()
+
+
+class Module:
+    """Base class of layers and models: ``__call__`` runs ``forward``."""
+
+    training: bool = True
+
+    def forward(self, *args: Any, **kwargs: Any) -> Any:
+        raise NotImplementedError(f"{type(self).__name__} must define forward()")
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        return self.forward(*args, **kwargs)
+
+    # ---- discovering parameters ----------------------------------------------------
+
+    def _members(self) -> Iterator[tuple[str, Any]]:
+        """(name, value) of every attribute that may be a parameter or sub-module."""
+        for name, value in vars(self).items():
+            if isinstance(value, (list, tuple)):
+                for i, item in enumerate(value):
+                    yield f"{name}.{i}", item
+            else:
+                yield name, value
+
+    def named_children(self) -> Iterator[tuple[str, Module]]:
+        for name, value in self._members():
+            if isinstance(value, Module):
+                yield name, value
+
+    def children(self) -> Iterator[Module]:
+        for _, module in self.named_children():
+            yield module
+
+    def named_modules(self, prefix: str = "") -> Iterator[tuple[str, Module]]:
+        yield prefix, self
+        for name, child in self.named_children():
+            yield from child.named_modules(f"{prefix}.{name}" if prefix else name)
+
+    def modules(self) -> Iterator[Module]:
+        for _, module in self.named_modules():
+            yield module
+
+    def named_parameters(self, prefix: str = "") -> Iterator[tuple[str, Parameter]]:
+        """Dotted names (``0.weight``) and parameters, each shared parameter once."""
+        seen: set[int] = set()
+        for module_name, module in self.named_modules(prefix):
+            for name, value in module._members():
+                if isinstance(value, Parameter) and id(value) not in seen:
+                    seen.add(id(value))
+                    yield (f"{module_name}.{name}" if module_name else name), value
+
+    def parameters(self) -> Iterator[Parameter]:
+        for _, param in self.named_parameters():
+            yield param
+
+    def zero_grad(self) -> None:
+        """Forget accumulated gradients (set them to None, as PyTorch does by default)."""
+        for param in self.parameters():
+            param.grad = None
+
+    # ---- modes -----------------------------------------------------------------------
+
+    def train(self, mode: bool = True) -> Module:
+        for module in self.modules():
+            module.training = mode
+        return self
+
+    def eval(self) -> Module:
+        return self.train(False)
+
+    # ---- saving and restoring --------------------------------------------------------
+
+    def state_dict(self) -> dict[str, np.ndarray]:
+        """Parameter name -> a numpy copy of its value."""
+        return {name: param.data.copy() for name, param in self.named_parameters()}
+
+    def load_state_dict(self, state: Mapping[str, Any], strict: bool = True) -> None:
+        """Copy values into the parameters in place; strict: keys and shapes must match."""
+        params = dict(self.named_parameters())
+        if strict:
+            missing = [k for k in params if k not in state]
+            unexpected = [k for k in state if k not in params]
+            if missing or unexpected:
+                raise KeyError(
+                    f"load_state_dict: missing keys {missing}, unexpected keys {unexpected} "
+                    f"for {type(self).__name__} with parameters {list(params)}"
+                )
+        updates = []
+        for name, value in state.items():
+            if name not in params:
+                continue
+            value = np.asarray(value.data if isinstance(value, Tensor) else value)
+            if value.shape != params[name].shape:
+                raise ValueError(
+                    f"load_state_dict: {name!r} has shape {value.shape} in the state, "
+                    f"but the model's parameter has shape {params[name].shape}"
+                )
+            updates.append((params[name], value))
+        for param, value in updates:  # only once everything is known to fit
+            param.data[...] = value
+
+    # ---- display ---------------------------------------------------------------------
+
+    def extra_repr(self) -> str:
+        return ""
+
+    def __repr__(self) -> str:
+        children = list(self.named_children())
+        if not children:
+            return f"{type(self).__name__}({self.extra_repr()})"
+        lines = [f"{type(self).__name__}("]
+        for name, child in children:
+            body = repr(child).replace("\n", "\n  ")
+            lines.append(f"  ({name}): {body}")
+        lines.append(")")
+        return "\n".join(lines)
+
+
+class Sequential(Module):
+    """Layers applied one after the other; indexable, iterable, with a length."""
+
+    def __init__(self, *layers: Module):
+        for i, layer in enumerate(layers):
+            if not isinstance(layer, Module):
+                raise TypeError(f"Sequential: item {i} is {type(layer).__name__}, not a Module")
+        self.layers = list(layers)
+
+    def _members(self) -> Iterator[tuple[str, Any]]:
+        for i, layer in enumerate(self.layers):
+            yield str(i), layer
+
+    def forward(self, x: Any) -> Any:
+        for layer in self.layers:
+            x = layer(x)
+        return x
+
+    def __getitem__(self, index: int | slice) -> Module:
+        if isinstance(index, slice):
+            return Sequential(*self.layers[index])
+        return self.layers[index]
+
+    def __len__(self) -> int:
+        return len(self.layers)
+
+    def __iter__(self) -> Iterator[Module]:
+        return iter(self.layers)
+
+    def append(self, layer: Module) -> Sequential:
+        self.layers.append(layer)
+        return self
