@@ -1,5 +1,6 @@
 """minnet: a tiny MLP training framework on its own reverse-mode autograd over numpy."""
 
+from minnet import graph
 from minnet.gradcheck import GradcheckError, gradcheck
 from minnet.linalg import inv, logdet, solve, trace
 from minnet.ops import (
@@ -41,5 +42,6 @@ __all__ = [
     "sum", "mean", "max", "matmul", "transpose", "reshape",
     "logsumexp", "log_softmax", "softmax",
     "inv", "logdet", "trace", "solve",
+    "graph",
     "manual_seed", "nn", "optim", "losses",
 ]
