@@ -13,7 +13,7 @@ from minnet.nn.module import Module, Parameter
 from minnet.rng import default_generator
 from minnet.tensor import Tensor, get_default_dtype
 
-__all__ = ["Linear", "Sigmoid", "Tanh", "ReLU", "Identity"]
+__all__ = ["Linear", "Sigmoid", "Tanh", "ReLU", "Identity", "ACTIVATIONS"]
 
 
 class Linear(Module):
@@ -77,3 +77,6 @@ class ReLU(Module):
 class Identity(Module):
     def forward(self, x: Any) -> Any:
         return x
+
+
+ACTIVATIONS: dict[str, type[Module]] = {"sigmoid": Sigmoid, "tanh": Tanh, "relu": ReLU}

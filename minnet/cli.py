@@ -1,0 +1,110 @@
+"""The command line: ``python train.py [CONFIG] [options]`` (same as ``python -m minnet``).
+
+Exit codes: 0 success; 2 bad config, data or usage (one ``error:`` line, no
+traceback); 3 training diverged; 130 interrupted (what finished is saved).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from minnet.config import load_config, parse_assignment
+from minnet.errors import ConfigError, MinnetError
+
+__all__ = ["main"]
+
+DEFAULT_CONFIG = Path("configs") / "moons.toml"
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse, but a usage mistake is one ``error:`` line and exit code 2."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        raise ConfigError(f"{message} (see --help)")
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = _Parser(
+        prog="python train.py",
+        description="Train an MLP with minnet from a TOML config.",
+        epilog="Exit codes: 0 ok, 2 bad config/data/usage, 3 diverged, 130 interrupted.",
+    )
+    p.add_argument("config", nargs="?", help=f"TOML config file (default: {DEFAULT_CONFIG})")
+    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                   help="override a config value, e.g. --set optim.lr=0.1 (repeatable)")
+    p.add_argument("--sweep", action="append", default=[], metavar="KEY=V1,V2,...",
+                   help="train once per value, e.g. --sweep loss.l2=0,1e-3,1e-2 (two keys: their grid)")
+    p.add_argument("--jobs", type=int, default=1, metavar="N", help="parallel runs in a sweep (default 1)")
+    p.add_argument("--out", metavar="DIR", help="run folder (default: runs/<name>, numbered if it exists)")
+    p.add_argument("--plot", action="store_true", help="also write PNG plots (needs minnet[plot])")
+    p.add_argument("--resume", metavar="RUN_DIR", help="continue an interrupted run from its checkpoint")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    return p
+
+
+def _config_path(given: str | None) -> str | Path | None:
+    """The config to use: as given, else configs/moons.toml, else the built-in defaults (moons)."""
+    if given:
+        return given
+    return DEFAULT_CONFIG if DEFAULT_CONFIG.is_file() else None
+
+
+def _require_matplotlib() -> None:
+    try:
+        import matplotlib  # noqa: F401
+    except ImportError:
+        raise ConfigError("--plot needs matplotlib: pip install 'minnet[plot]' (or pip install matplotlib)") from None
+
+
+def _print_summary(result) -> None:
+    from minnet.report import run_table
+
+    print(run_table(result))
+
+
+def _train(args: argparse.Namespace) -> int:
+    from minnet import training
+
+    if args.plot:
+        _require_matplotlib()
+    if args.resume:
+        if args.config or args.sweep or args.out:
+            raise ConfigError("--resume takes only a run folder (and --set train.epochs=N); drop CONFIG/--sweep/--out")
+        overrides = [parse_assignment(item, "--set") for item in args.set]
+        result = training.resume(args.resume, overrides, quiet=args.quiet)
+    else:
+        config = load_config(_config_path(args.config), args.set)
+        if args.sweep or config.sweep:
+            from minnet.sweep import run_sweep_cli
+
+            return run_sweep_cli(config, args)
+        run_dir = Path(args.out) if args.out else training.new_run_dir(config.name)
+        result = training.train(config, run_dir, quiet=args.quiet)
+    if args.plot:
+        from minnet.plots import plot_run
+
+        plot_run(result)
+    _print_summary(result)
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    try:
+        if argv[:1] == ["graph"]:
+            from minnet.graph_cli import main as graph_main
+
+            return graph_main(argv[1:])
+        args = _parser().parse_args(argv)
+        if args.jobs < 1:
+            raise ConfigError(f"--jobs must be an integer >= 1, got {args.jobs}")
+        return _train(args)
+    except MinnetError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        print("error: interrupted", file=sys.stderr)
+        return 130

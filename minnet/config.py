@@ -1,0 +1,324 @@
+"""Run configuration: TOML in, validated and typed dataclasses out.
+
+Every key has one rule in ``RULES`` (its dotted path, type and allowed values), so
+the schema reads as a table and every error names the key and what is allowed.
+Unknown keys, wrong types and out-of-range values are errors, never ignored.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import json
+import math
+import tomllib
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from minnet.data import DATASETS, DataConfig
+from minnet.errors import ConfigError
+from minnet.losses import LOSSES
+from minnet.nn import ACTIVATIONS
+from minnet.optim import OPTIMIZERS
+
+__all__ = [
+    "Config", "DataConfig", "ModelConfig", "LossConfig", "OptimConfig", "TrainConfig",
+    "RULES", "load_config", "config_from_dict", "config_to_dict", "to_toml", "apply_overrides",
+    "parse_assignment", "parse_value",
+]
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    hidden: tuple[int, ...] = (16,)
+    activation: str = "sigmoid"
+
+
+@dataclass(frozen=True)
+class LossConfig:
+    name: str | None = None  # None: softmax_cross_entropy for classification, mse for regression
+    l2: float = 0.0
+
+
+@dataclass(frozen=True)
+class OptimConfig:
+    name: str = "sgd"
+    lr: float = 0.5
+    momentum: float = 0.0
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    epochs: int = 100
+    batch_size: int = 32
+    shuffle: bool = True
+
+
+@dataclass(frozen=True)
+class Config:
+    name: str = "moons"
+    seed: int = 0
+    dtype: str = "float32"
+    data: DataConfig = field(default_factory=DataConfig)
+    model: ModelConfig = field(default_factory=ModelConfig)
+    loss: LossConfig = field(default_factory=LossConfig)
+    optim: OptimConfig = field(default_factory=OptimConfig)
+    train: TrainConfig = field(default_factory=TrainConfig)
+    sweep: dict[str, tuple] = field(default_factory=dict)
+
+
+SECTIONS = {"data": DataConfig, "model": ModelConfig, "loss": LossConfig, "optim": OptimConfig, "train": TrainConfig}
+
+
+# ---- the rules ----------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Rule:
+    """How to check one key: ``convert`` returns the clean value or None if the type is wrong."""
+
+    kind: str                                   # what the type is called in messages
+    convert: Callable[[Any], Any]
+    check: Callable[[Any], bool] = lambda v: True
+    allowed: str = ""                           # the allowed values, for messages
+    numeric: bool = False                       # may be swept
+
+
+def _integer(v: Any) -> int | None:
+    return v if isinstance(v, int) and not isinstance(v, bool) else None
+
+
+def _number(v: Any) -> float | None:
+    if isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v):
+        return float(v)
+    return None
+
+
+def _string(v: Any) -> str | None:
+    return v if isinstance(v, str) else None
+
+
+def _boolean(v: Any) -> bool | None:
+    return v if isinstance(v, bool) else None
+
+
+def _widths(v: Any) -> tuple[int, ...] | None:
+    if isinstance(v, int) and not isinstance(v, bool):
+        return (v,)  # a single width, convenient with --set and --sweep
+    if isinstance(v, list) and all(_integer(w) is not None for w in v):
+        return tuple(v)
+    return None
+
+
+def _one_of(names: Iterable[str]) -> Rule:
+    names = sorted(names)
+    return Rule("string", _string, lambda v: v in names, "one of " + ", ".join(repr(n) for n in names))
+
+
+RULES: dict[str, Rule] = {
+    "name": Rule("string", _string, lambda v: v.strip() != "" and "/" not in v and "\\" not in v,
+                 "a non-empty name without slashes"),
+    "seed": Rule("integer", _integer, lambda v: 0 <= v < 2**32, "an integer in [0, 2**32)"),
+    "dtype": _one_of(["float32", "float64"]),
+    "data.dataset": _one_of(DATASETS),
+    "data.n_samples": Rule("integer", _integer, lambda v: v >= 10, "an integer >= 10", numeric=True),
+    "data.noise": Rule("number", _number, lambda v: v >= 0, "a number >= 0", numeric=True),
+    "data.path": Rule("string", _string, lambda v: v != "", "a path to a CSV file"),
+    "data.target": Rule("string", _string, lambda v: v != "", "a column name"),
+    "data.test_size": Rule("number", _number, lambda v: 0 < v < 1, "a number between 0 and 1 (exclusive)",
+                           numeric=True),
+    "data.standardize": Rule("boolean", _boolean, allowed="true or false"),
+    "model.hidden": Rule("list of integers", _widths, lambda v: all(w > 0 for w in v),
+                         "a list of positive layer widths, e.g. [16] or [32, 32] ([] for none)", numeric=True),
+    "model.activation": _one_of(ACTIVATIONS),
+    "loss.name": _one_of(LOSSES),
+    "loss.l2": Rule("number", _number, lambda v: v >= 0, "a number >= 0", numeric=True),
+    "optim.name": _one_of(OPTIMIZERS),
+    "optim.lr": Rule("number", _number, lambda v: v > 0, "a number > 0", numeric=True),
+    "optim.momentum": Rule("number", _number, lambda v: 0 <= v < 1, "a number in [0, 1)", numeric=True),
+    "train.epochs": Rule("integer", _integer, lambda v: v >= 1, "an integer >= 1", numeric=True),
+    "train.batch_size": Rule("integer", _integer, lambda v: v >= 1, "an integer >= 1", numeric=True),
+    "train.shuffle": Rule("boolean", _boolean, allowed="true or false"),
+}
+
+_TOP_LEVEL = ["name", "seed", "dtype", *SECTIONS, "sweep"]
+
+
+def _describe(value: Any) -> str:
+    kind = {bool: "boolean", int: "integer", float: "number", str: "string", list: "list", dict: "table"}
+    return f"{value!r} ({kind.get(type(value), type(value).__name__)})"
+
+
+def _unknown(key: str, allowed: list[str], where: str) -> ConfigError:
+    close = difflib.get_close_matches(key.rsplit(".", 1)[-1], allowed, n=1, cutoff=0.5)
+    hint = f" (did you mean {close[0]!r}?)" if close else ""
+    return ConfigError(f"unknown key {key!r}{hint}; allowed {where}: {', '.join(allowed)}")
+
+
+def _validate(path: str, value: Any) -> Any:
+    rule = RULES[path]
+    clean = rule.convert(value)
+    if clean is None:
+        raise ConfigError(f"{path}: expected {rule.allowed or rule.kind}, got {_describe(value)}")
+    if not rule.check(clean):
+        raise ConfigError(f"{path}: expected {rule.allowed}, got {value!r}")
+    return clean
+
+
+def _keys_of(section: str) -> list[str]:
+    return [p.split(".", 1)[1] for p in RULES if p.startswith(section + ".")]
+
+
+# ---- building a Config --------------------------------------------------------------
+
+def config_from_dict(raw: Mapping[str, Any], default_name: str | None = None) -> Config:
+    """Validate a parsed TOML document into a Config; raises ConfigError naming the key."""
+    for key in raw:
+        if key not in _TOP_LEVEL:
+            raise _unknown(key, _TOP_LEVEL, "at top level")
+    values: dict[str, Any] = {}
+    for key in ("name", "seed", "dtype"):
+        if key in raw:
+            values[key] = _validate(key, raw[key])
+    if "name" not in values and default_name:
+        values["name"] = default_name
+    for section, cls in SECTIONS.items():
+        table = raw.get(section, {})
+        if not isinstance(table, Mapping):
+            raise ConfigError(f"{section}: expected a table [{section}], got {_describe(table)}")
+        allowed = _keys_of(section)
+        for key in table:
+            if key not in allowed:
+                raise _unknown(f"{section}.{key}", allowed, f"in [{section}]")
+        values[section] = cls(**{key: _validate(f"{section}.{key}", v) for key, v in table.items()})
+    _check_data_keys(raw.get("data", {}), values["data"])
+    values["sweep"] = _validate_sweep(raw.get("sweep", {}))
+    return Config(**values)
+
+
+def _check_data_keys(table: Mapping[str, Any], data: DataConfig) -> None:
+    """Keys that mean nothing for the chosen dataset are errors, not silently ignored."""
+    spec = DATASETS[data.dataset]
+    for key in table:
+        if key in ("dataset", "test_size", "standardize"):
+            continue
+        if key not in spec.options:
+            users = sorted(name for name, s in DATASETS.items() if key in s.options)
+            raise ConfigError(
+                f"data.{key} does not apply to dataset {data.dataset!r}; it is used by: {', '.join(users)}"
+            )
+    if data.dataset == "csv" and data.path is None:
+        raise ConfigError("data.path is required when data.dataset = 'csv' (the CSV file to train on)")
+
+
+def _validate_sweep(table: Any) -> dict[str, tuple]:
+    if not isinstance(table, Mapping):
+        raise ConfigError(f"sweep: expected a table [sweep], got {_describe(table)}")
+    sweep = {}
+    for path, values in table.items():
+        rule = RULES.get(path)
+        if rule is None:
+            numeric = [p for p, r in RULES.items() if r.numeric]
+            raise _unknown(path, numeric, "to sweep")
+        if not rule.numeric:
+            raise ConfigError(f"sweep: {path!r} is not numeric; sweepable keys: "
+                              + ", ".join(p for p, r in RULES.items() if r.numeric))
+        if not isinstance(values, list) or not values:
+            raise ConfigError(f"sweep.{path}: expected a non-empty list of values, got {_describe(values)}")
+        sweep[path] = tuple(_validate(path, v) for v in values)
+    return sweep
+
+
+def _parse_toml_file(path: Path) -> dict[str, Any]:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError(f"config file {str(path)!r} does not exist") from None
+    except (IsADirectoryError, PermissionError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"cannot read config file {str(path)!r}: {exc}") from None
+    try:
+        return tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"config file {str(path)!r} is not valid TOML: {exc}") from None
+
+
+def load_config(path: str | Path | None, overrides: Iterable[str] = ()) -> Config:
+    """Read a TOML config file (None: the built-in defaults), apply ``--set KEY=VALUE``, validate."""
+    raw = {} if path is None else _parse_toml_file(Path(path))
+    raw = apply_overrides(raw, [parse_assignment(item, "--set") for item in overrides])
+    return config_from_dict(raw, default_name=None if path is None else Path(path).stem)
+
+
+# ---- overrides ----------------------------------------------------------------------
+
+def parse_value(text: str) -> Any:
+    """A TOML literal (``0.1``, ``[8, 8]``, ``true``, ``"x"``), or else the bare text as a string."""
+    try:
+        return tomllib.loads(f"value = {text}")["value"]
+    except tomllib.TOMLDecodeError:
+        return text
+
+
+def parse_assignment(item: str, option: str) -> tuple[str, Any]:
+    key, sep, text = item.partition("=")
+    key = key.strip()
+    if not sep or not key:
+        raise ConfigError(f"{option} expects KEY=VALUE (e.g. optim.lr=0.1), got {item!r}")
+    if key not in RULES:
+        raise _unknown(key, list(RULES), f"for {option}")
+    return key, parse_value(text.strip())
+
+
+def apply_overrides(raw: Mapping[str, Any], assignments: Iterable[tuple[str, Any]]) -> dict[str, Any]:
+    """A copy of ``raw`` with each dotted ``key = value`` set."""
+    result = {k: (dict(v) if isinstance(v, Mapping) else v) for k, v in raw.items()}
+    for key, value in assignments:
+        section, dot, name = key.partition(".")
+        if dot:
+            table = result.setdefault(section, {})
+            if not isinstance(table, dict):
+                raise ConfigError(f"{section}: expected a table [{section}], got {_describe(table)}")
+            table[name] = value
+        else:
+            result[key] = value
+    return result
+
+
+# ---- writing a Config back ----------------------------------------------------------
+
+def config_to_dict(config: Config) -> dict[str, Any]:
+    """Plain TOML-ready values; None (unset optional keys) left out."""
+    out: dict[str, Any] = {"name": config.name, "seed": config.seed, "dtype": config.dtype}
+    for section in SECTIONS:
+        table = dataclasses.asdict(getattr(config, section))
+        out[section] = {k: (list(v) if isinstance(v, tuple) else v) for k, v in table.items() if v is not None}
+    if config.sweep:
+        out["sweep"] = {k: [list(x) if isinstance(x, tuple) else x for x in v] for k, v in config.sweep.items()}
+    return out
+
+
+def _toml_value(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (int, float)):
+        return repr(value)
+    if isinstance(value, str):
+        return json.dumps(value, ensure_ascii=False)  # JSON strings are TOML basic strings
+    if isinstance(value, list):
+        return "[" + ", ".join(_toml_value(v) for v in value) + "]"
+    raise TypeError(f"cannot write {type(value).__name__} to TOML")
+
+
+def to_toml(config: Config) -> str:
+    """The resolved config as TOML that ``load_config`` reads back to an equal Config."""
+    values = config_to_dict(config)
+    lines = [f"{key} = {_toml_value(values[key])}" for key in ("name", "seed", "dtype")]
+    for section in [*SECTIONS, "sweep"]:
+        if section not in values:
+            continue
+        lines += ["", f"[{section}]"]
+        for key, value in values[section].items():
+            name = json.dumps(key) if "." in key else key
+            lines.append(f"{name} = {_toml_value(value)}")
+    return "\n".join(lines) + "\n"

@@ -1,0 +1,462 @@
+"""Datasets for training from a config: load by name, split, standardise, batch.
+
+Every dataset is looked up by name in ``DATASETS``.  Generated ones come from
+scikit-learn's ``make_*`` functions (they honour ``n_samples``, the seed and, for
+moons, circles and regression, ``noise``); the others ship inside scikit-learn, so
+nothing is downloaded; ``csv`` reads a file (format and rules in ``data/README.md``).
+
+``load_dataset`` then splits train/test with ``train_test_split`` (stratified for
+classification, so every class keeps its proportion) and, when ``standardize`` is
+on, scales with a ``StandardScaler`` fitted on the training part only: test data
+must not leak into the statistics the model is trained with.
+
+Regression targets are standardised too (same switch, also fitted on train only):
+raw targets such as ``make_regression``'s have a standard deviation in the
+hundreds, and an MSE gradient that large makes SGD diverge at any learning rate
+that suits the features.  ``Dataset.y_mean`` and ``Dataset.y_scale`` keep the
+target's scaler, so ``Dataset.unscale_target(pred)`` maps predictions back and an
+RMSE in original units is ``rmse * y_scale``.
+"""
+
+from __future__ import annotations
+
+import csv
+import math
+import os
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from functools import partial
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from sklearn import datasets as skd
+from sklearn.model_selection import train_test_split
+from sklearn.preprocessing import StandardScaler
+
+from minnet.errors import ConfigError, DataError
+
+__all__ = [
+    "DataConfig",
+    "Dataset",
+    "DatasetSpec",
+    "DATASETS",
+    "GENERATED",
+    "USES_NOISE",
+    "load_dataset",
+    "minibatches",
+]
+
+# An integer-valued CSV target with at most this many distinct values (each on at
+# least 2 rows) is read as class labels; anything else numeric is a regression target.
+MAX_INTEGER_CLASSES = 20
+
+# CSV cells that mean "no value" (compared in lower case).  They are rejected with a
+# message about missing values; "nan" and "inf" parse as numbers and are rejected too.
+MISSING_MARKERS = frozenset({"", "nan", "na", "n/a", "null"})
+
+
+@dataclass(frozen=True)
+class DataConfig:
+    """The ``[data]`` section of a config.  Ranges and types are checked in config.py."""
+
+    dataset: str = "moons"
+    n_samples: int = 1000
+    noise: float = 0.2
+    path: str | None = None  # csv only; relative paths are relative to the working directory
+    target: str | None = None  # csv only: target column name (default: last column)
+    test_size: float = 0.25
+    standardize: bool = True
+
+
+@dataclass(eq=False)
+class Dataset:
+    """A train/test split ready for training.
+
+    X_* has shape (n, n_features) and the requested float dtype.  For classification
+    y_* holds int64 labels in [0, n_classes), label i being ``class_names[i]``; for
+    regression y_* has shape (n, n_targets) and X's dtype, standardised when
+    ``scaler`` is set (then ``y_mean``/``y_scale`` hold the target's scaler; they are
+    0 and 1 otherwise, and None for classification).
+    """
+
+    name: str
+    task: str  # "classification" or "regression"
+    X_train: np.ndarray
+    y_train: np.ndarray
+    X_test: np.ndarray
+    y_test: np.ndarray
+    feature_names: list[str]
+    class_names: list[str] | None
+    target_names: list[str] | None = None
+    scaler: StandardScaler | None = None  # fitted on X_train; apply to new raw inputs
+    y_mean: np.ndarray | None = None  # shape (n_targets,)
+    y_scale: np.ndarray | None = None  # shape (n_targets,)
+
+    @property
+    def n_features(self) -> int:
+        return self.X_train.shape[1]
+
+    @property
+    def n_outputs(self) -> int:
+        """Width of the model's last layer: number of classes, or of regression targets."""
+        if self.task == "classification":
+            return len(self.class_names)
+        return self.y_train.shape[1]
+
+    def unscale_target(self, y: np.ndarray) -> np.ndarray:
+        """Regression predictions (n, n_targets) back in the target's original units."""
+        if self.task != "regression":
+            raise ValueError(f"unscale_target: dataset {self.name!r} is a classification task")
+        return np.asarray(y) * self.y_scale + self.y_mean
+
+    def __repr__(self) -> str:
+        return (
+            f"Dataset(name={self.name!r}, task={self.task!r}, train={self.X_train.shape}, "
+            f"test={self.X_test.shape}, n_outputs={self.n_outputs})"
+        )
+
+
+@dataclass
+class _Raw:
+    """What a loader returns: the whole data set before splitting, in float64."""
+
+    X: np.ndarray
+    y: np.ndarray  # int labels (classification) or floats (regression)
+    feature_names: list[str]
+    class_names: list[str] | None  # set for classification ...
+    target_names: list[str] | None  # ... or this, for regression
+    source: str  # names the data in error messages: "data.path 'x.csv'"
+
+
+@dataclass(frozen=True)
+class DatasetSpec:
+    """One registry entry: how to load a dataset and which ``data.*`` keys it reads.
+
+    ``options`` lists the DataConfig keys it honours besides ``test_size`` and
+    ``standardize`` (which every dataset honours).  ``task`` is None for csv, whose
+    task is decided by its target column.
+    """
+
+    load: Callable[[DataConfig, int], _Raw]
+    task: str | None
+    options: frozenset[str]
+
+
+# ---- generated ------------------------------------------------------------------------
+
+
+def _generated(name: str, cfg: DataConfig, X: np.ndarray, y: np.ndarray, n_classes: int | None) -> _Raw:
+    features = [f"x{i}" for i in range(X.shape[1])]
+    source = f"dataset {name!r} with data.n_samples={cfg.n_samples}"
+    if n_classes is None:
+        return _Raw(X, y.reshape(len(X), -1), features, None, ["y"], source)
+    return _Raw(X, y, features, [str(i) for i in range(n_classes)], None, source)
+
+
+def _moons(cfg: DataConfig, seed: int) -> _Raw:
+    X, y = skd.make_moons(cfg.n_samples, noise=cfg.noise, random_state=seed)
+    return _generated("moons", cfg, X, y, 2)
+
+
+def _circles(cfg: DataConfig, seed: int) -> _Raw:
+    X, y = skd.make_circles(cfg.n_samples, noise=cfg.noise, factor=0.5, random_state=seed)
+    return _generated("circles", cfg, X, y, 2)
+
+
+def _blobs(cfg: DataConfig, seed: int) -> _Raw:
+    """Three Gaussian blobs in 2-D (standard deviation 1)."""
+    X, y = skd.make_blobs(cfg.n_samples, n_features=2, centers=3, random_state=seed)
+    return _generated("blobs", cfg, X, y, 3)
+
+
+def _classification(cfg: DataConfig, seed: int) -> _Raw:
+    """10 features (5 informative, 2 redundant), 3 classes: a step up from 2-D toys."""
+    X, y = skd.make_classification(
+        cfg.n_samples, n_features=10, n_informative=5, n_redundant=2, n_classes=3, random_state=seed
+    )
+    return _generated("classification", cfg, X, y, 3)
+
+
+def _regression(cfg: DataConfig, seed: int) -> _Raw:
+    """A linear target of 8 features (5 informative) plus Gaussian noise of std ``noise``."""
+    X, y = skd.make_regression(
+        cfg.n_samples, n_features=8, n_informative=5, noise=cfg.noise, random_state=seed
+    )
+    return _generated("regression", cfg, X, y, None)
+
+
+# ---- shipped with scikit-learn ------------------------------------------------------------
+
+
+def _bundled(name: str, load: Callable[[], Any], cfg: DataConfig, seed: int, target: str = "y") -> _Raw:
+    """A data set stored inside the scikit-learn package (no download).
+
+    ``target`` names a regression target (classification data sets name their classes).
+    """
+    bunch = load()
+    features = [str(f) for f in bunch.feature_names]
+    source = f"dataset {name!r}"
+    if "target_names" in bunch:
+        return _Raw(bunch.data, bunch.target, features, [str(c) for c in bunch.target_names], None, source)
+    return _Raw(bunch.data, bunch.target.reshape(len(bunch.data), -1), features, None, [target], source)
+
+
+# ---- csv ----------------------------------------------------------------------------------
+
+
+def _parse_number(cell: str) -> float | None:
+    try:
+        return float(cell)
+    except ValueError:
+        return None
+
+
+def _read_rows(path: Path, source: str) -> list[tuple[int, list[str]]]:
+    """(line number, stripped cells) of each non-blank row."""
+    rows = []
+    try:
+        with path.open(newline="", encoding="utf-8-sig") as f:
+            reader = csv.reader(f)
+            try:
+                for row in reader:
+                    if len(row) > 1 or (row and row[0].strip()):  # skip blank lines
+                        rows.append((reader.line_num, [cell.strip() for cell in row]))
+            except csv.Error as exc:
+                raise DataError(f"{source} line {reader.line_num}: not valid CSV ({exc})") from None
+    except UnicodeDecodeError:
+        raise DataError(f"{source} is not UTF-8 text; save the CSV as UTF-8") from None
+    except OSError as exc:
+        raise DataError(f"{source} cannot be read: {exc.strerror}") from None
+    return rows
+
+
+def _read_header(rows: list[tuple[int, list[str]]], source: str) -> list[str]:
+    if not rows:
+        raise DataError(f"{source} is empty; expected a header row of column names, then data rows")
+    line, header = rows[0]
+    if all(_parse_number(cell) is not None for cell in header):
+        raise DataError(
+            f"{source} line {line} has no header: every cell is a number; "
+            "the first row must name the columns"
+        )
+    for i, name in enumerate(header, start=1):
+        if not name:
+            raise DataError(f"{source} line {line}: column {i} of the header has no name")
+    duplicates = sorted({name for name in header if header.count(name) > 1})
+    if duplicates:
+        raise DataError(
+            f"{source} line {line}: duplicate column name {duplicates[0]!r}; column names must be unique"
+        )
+    if len(header) < 2:
+        raise DataError(
+            f"{source} has a single column {header[0]!r}; it needs a target column and at least one "
+            "feature, separated by commas"
+        )
+    if len(rows) == 1:
+        raise DataError(f"{source} has a header but no data rows")
+    return header
+
+
+def _missing(source: str, line: int, column: str, cell: str) -> DataError:
+    what = "is empty" if not cell else f"holds {cell!r}"
+    return DataError(
+        f"{source} line {line}, column {column!r} {what}; missing values "
+        "(empty, NaN, inf) are not supported: every cell needs a finite value"
+    )
+
+
+def _csv_target(
+    cells: list[str], lines: list[int], column: str, source: str
+) -> tuple[np.ndarray, list[str] | None, list[str] | None]:
+    """Encode the target column: (y, class_names, target_names); see MAX_INTEGER_CLASSES."""
+    values = [_parse_number(cell) for cell in cells]
+    if any(v is None for v in values):  # text labels: classes in sorted order
+        classes = sorted(set(cells))
+        if len(classes) < 2:
+            raise DataError(
+                f"{source}: target column {column!r} has a single class {classes[0]!r}; "
+                "a classifier needs at least 2"
+            )
+        return np.searchsorted(classes, cells).astype(np.int64), classes, None
+    for line, cell, v in zip(lines, cells, values):
+        if not math.isfinite(v):
+            raise _missing(source, line, column, cell)
+    y = np.array(values)
+    classes, counts = np.unique(y, return_counts=True)
+    if (
+        np.all(y == np.round(y))
+        and 2 <= len(classes) <= MAX_INTEGER_CLASSES
+        and counts.min() >= 2
+    ):
+        return np.searchsorted(classes, y).astype(np.int64), [str(int(c)) for c in classes], None
+    return y.reshape(-1, 1), None, [column]
+
+
+def _csv(cfg: DataConfig, seed: int) -> _Raw:
+    """Read a CSV with a header row; the target is ``cfg.target`` or the last column."""
+    if cfg.path is None:
+        raise ConfigError("data.path is required when data.dataset is 'csv'")
+    source = f"data.path {os.fspath(cfg.path)!r}"
+    path = Path(cfg.path)
+    if not path.exists():
+        where = "" if path.is_absolute() else f" (relative to the working directory {os.getcwd()!r})"
+        raise DataError(f"{source} does not exist{where}")
+    if not path.is_file():
+        raise DataError(f"{source} is not a file; expected a CSV file")
+    rows = _read_rows(path, source)
+    header = _read_header(rows, source)
+    if cfg.target is None:
+        target = len(header) - 1
+    elif cfg.target in header:
+        target = header.index(cfg.target)
+    else:
+        raise DataError(
+            f"data.target {cfg.target!r} is not a column of {source}; columns are: {', '.join(header)}"
+        )
+    features = [j for j in range(len(header)) if j != target]
+
+    X = np.empty((len(rows) - 1, len(features)))
+    target_cells, lines = [], []
+    for i, (line, row) in enumerate(rows[1:]):
+        if len(row) != len(header):
+            raise DataError(
+                f"{source} line {line} has {len(row)} cells, expected {len(header)} like the header"
+            )
+        for k, j in enumerate(features):
+            cell = row[j]
+            value = _parse_number(cell)
+            if value is None and cell.lower() not in MISSING_MARKERS:
+                raise DataError(
+                    f"{source} line {line}, column {header[j]!r}: {cell!r} is not a number; "
+                    f"feature columns must be numeric (only the target {header[target]!r} may hold text)"
+                )
+            if value is None or not math.isfinite(value):
+                raise _missing(source, line, header[j], cell)
+            X[i, k] = value
+        if row[target].lower() in MISSING_MARKERS:
+            raise _missing(source, line, header[target], row[target])
+        target_cells.append(row[target])
+        lines.append(line)
+    y, class_names, target_names = _csv_target(target_cells, lines, header[target], source)
+    return _Raw(X, y, [header[j] for j in features], class_names, target_names, source)
+
+
+# ---- registry -------------------------------------------------------------------------------
+
+_GEN = frozenset({"n_samples"})
+_GEN_NOISE = frozenset({"n_samples", "noise"})
+_NONE: frozenset[str] = frozenset()
+
+DATASETS: dict[str, DatasetSpec] = {
+    "moons": DatasetSpec(_moons, "classification", _GEN_NOISE),
+    "circles": DatasetSpec(_circles, "classification", _GEN_NOISE),
+    "blobs": DatasetSpec(_blobs, "classification", _GEN),
+    "classification": DatasetSpec(_classification, "classification", _GEN),
+    "regression": DatasetSpec(_regression, "regression", _GEN_NOISE),
+    "iris": DatasetSpec(partial(_bundled, "iris", skd.load_iris), "classification", _NONE),
+    "wine": DatasetSpec(partial(_bundled, "wine", skd.load_wine), "classification", _NONE),
+    "breast_cancer": DatasetSpec(
+        partial(_bundled, "breast_cancer", skd.load_breast_cancer), "classification", _NONE
+    ),
+    "digits": DatasetSpec(partial(_bundled, "digits", skd.load_digits), "classification", _NONE),
+    # raw units (scaled=False): with standardize = false the data really is unscaled
+    "diabetes": DatasetSpec(
+        partial(_bundled, "diabetes", partial(skd.load_diabetes, scaled=False), target="progression"),
+        "regression",
+        _NONE,
+    ),
+    "csv": DatasetSpec(_csv, None, frozenset({"path", "target"})),
+}
+
+GENERATED = frozenset(name for name, spec in DATASETS.items() if "n_samples" in spec.options)
+USES_NOISE = frozenset(name for name, spec in DATASETS.items() if "noise" in spec.options)
+
+
+# ---- splitting and scaling ------------------------------------------------------------------
+
+
+def _check_split(raw: _Raw, test_size: float) -> None:
+    """Raise a DataError where train_test_split would raise a ValueError (same arithmetic)."""
+    n = len(raw.y)
+    n_test = math.ceil(test_size * n)
+    n_train = n - n_test
+    if n_test < 1 or n_train < 1:
+        raise DataError(
+            f"{raw.source} has only {n} row(s), too few to split with data.test_size={test_size} "
+            f"({n_train} train, {n_test} test); each part needs at least one row"
+        )
+    if raw.class_names is None:
+        return
+    counts = np.bincount(raw.y, minlength=len(raw.class_names))
+    smallest = int(np.argmin(counts))
+    if counts[smallest] < 2:
+        raise DataError(
+            f"{raw.source}: class {raw.class_names[smallest]!r} has {counts[smallest]} row(s); "
+            "a stratified train/test split needs at least 2 rows per class"
+        )
+    k = len(raw.class_names)
+    if min(n_train, n_test) < k:
+        raise DataError(
+            f"{raw.source}: data.test_size={test_size} splits {n} rows into {n_train} train and "
+            f"{n_test} test, but a stratified split of {k} classes needs at least {k} rows in each part"
+        )
+
+
+def load_dataset(cfg: DataConfig, seed: int, dtype: str | np.dtype = "float32") -> Dataset:
+    """Load ``cfg.dataset``, split it with ``seed`` and standardise it (train statistics only).
+
+    Raises DataError (a one-line message naming the file or dataset) for data that
+    cannot be used, and ConfigError for an unknown dataset name or a csv without path.
+    """
+    if cfg.dataset not in DATASETS:
+        allowed = ", ".join(DATASETS)
+        raise ConfigError(f"data.dataset: unknown dataset {cfg.dataset!r}; choose one of {allowed}")
+    raw = DATASETS[cfg.dataset].load(cfg, seed)
+    _check_split(raw, cfg.test_size)
+    classification = raw.class_names is not None
+    X_train, X_test, y_train, y_test = train_test_split(
+        raw.X, raw.y, test_size=cfg.test_size, random_state=seed, stratify=raw.y if classification else None
+    )
+    scaler = None
+    if cfg.standardize:
+        scaler = StandardScaler().fit(X_train)
+        X_train, X_test = scaler.transform(X_train), scaler.transform(X_test)
+    dtype = np.dtype(dtype)
+    y_mean = y_scale = None
+    if classification:
+        y_train, y_test = y_train.astype(np.int64), y_test.astype(np.int64)
+    else:
+        y_mean, y_scale = np.zeros(y_train.shape[1]), np.ones(y_train.shape[1])
+        if cfg.standardize:
+            y_scaler = StandardScaler().fit(y_train)
+            y_mean, y_scale = y_scaler.mean_, y_scaler.scale_
+        y_train = ((y_train - y_mean) / y_scale).astype(dtype)
+        y_test = ((y_test - y_mean) / y_scale).astype(dtype)
+    return Dataset(
+        name=cfg.dataset,
+        task="classification" if classification else "regression",
+        X_train=X_train.astype(dtype),
+        y_train=y_train,
+        X_test=X_test.astype(dtype),
+        y_test=y_test,
+        feature_names=raw.feature_names,
+        class_names=raw.class_names,
+        target_names=raw.target_names,
+        scaler=scaler,
+        y_mean=y_mean,
+        y_scale=y_scale,
+    )
+
+
+def minibatches(n: int, batch_size: int, shuffle: bool, rng: np.random.Generator) -> Iterator[np.ndarray]:
+    """Index arrays covering range(n) once, ``batch_size`` at a time (the last may be smaller).
+
+    With ``shuffle`` the order is one ``rng.permutation(n)``, drawn when this function
+    is called (not when iteration starts), so the generator's state after each epoch
+    is the same however the batches are consumed: resuming a run replays it exactly.
+    """
+    if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) or batch_size < 1:
+        raise ValueError(f"minibatches: batch_size must be a positive integer, got {batch_size!r}")
+    order = rng.permutation(n) if shuffle else np.arange(n)
+    return (order[start:start + batch_size] for start in range(0, n, batch_size))

@@ -1,0 +1,45 @@
+"""``python -m minnet graph [CONFIG] -o graph.svg``: draw one training step's loss graph.
+
+Builds the config's data and model exactly as training would, computes the loss of
+the first minibatch (with the L2 term when ``loss.l2`` > 0), runs ``backward()``,
+and renders the graph with parameter names and gradients.
+"""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Sequence
+
+from minnet import graph
+from minnet.cli import DEFAULT_CONFIG, _config_path, _Parser
+from minnet.config import load_config
+from minnet.data import minibatches
+from minnet.training import minibatch_loss, start_run
+
+__all__ = ["main"]
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = _Parser(prog="python -m minnet graph", description="Draw the loss graph of a config's model for one minibatch.")
+    p.add_argument("config", nargs="?", help=f"TOML config file (default: {DEFAULT_CONFIG})")
+    p.add_argument("-o", "--output", default="graph.svg", help="file to write: .svg, .png, .pdf or .dot (default graph.svg)")
+    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override a config value")
+    p.add_argument("--explain", action="store_true", help="also print the backward pass as a table")
+    return p
+
+
+def main(argv: Sequence[str]) -> int:
+    args = _parser().parse_args(list(argv))
+    config = load_config(_config_path(args.config), args.set)
+    run = start_run(config)
+    for name, param in run.model.named_parameters():
+        param.name = name
+    index = next(minibatches(len(run.dataset.X_train), config.train.batch_size, config.train.shuffle, run.rng))
+    loss = minibatch_loss(run, index, run.penalised_weights())
+    loss.name = "loss"
+    loss.backward()
+    written = graph.render(loss, args.output)
+    if args.explain:
+        print(graph.explain(loss))
+    print(f"wrote {written}")
+    return 0

@@ -1,0 +1,31 @@
+"""Build the MLP a config describes, and describe it back for checkpoints."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from minnet import nn
+
+__all__ = ["build_mlp", "mlp_spec"]
+
+# He initialisation for ReLU, Glorot for the saturating activations.
+_INIT_FOR = {"relu": "he", "sigmoid": "glorot", "tanh": "glorot"}
+
+
+def build_mlp(
+    sizes: list[int], activation: str, rng: np.random.Generator | None = None, dtype: Any = None
+) -> nn.Sequential:
+    """Linear layers of the given sizes (inputs, *hidden, outputs) with an activation between."""
+    layers: list[nn.Module] = []
+    for i, (fan_in, fan_out) in enumerate(zip(sizes[:-1], sizes[1:])):
+        if i:
+            layers.append(nn.ACTIVATIONS[activation]())
+        layers.append(nn.Linear(fan_in, fan_out, init=_INIT_FOR[activation], rng=rng, dtype=dtype))
+    return nn.Sequential(*layers)
+
+
+def mlp_spec(sizes: list[int], activation: str) -> dict[str, Any]:
+    """What ``build_mlp`` needs to rebuild the model: stored in checkpoints."""
+    return {"type": "mlp", "sizes": [int(s) for s in sizes], "activation": activation}

@@ -1,0 +1,37 @@
+"""Plain-text tables for the terminal: the result of a run, the comparison of a sweep."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+__all__ = ["format_table", "run_table"]
+
+
+def _cell(value: Any) -> str:
+    if isinstance(value, float):
+        return f"{value:.4g}" if abs(value) < 1e-3 and value != 0 else f"{value:.4f}"
+    return str(value)
+
+
+def format_table(header: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
+    """Columns right-aligned to their widest cell, the first column left-aligned."""
+    cells = [list(header)] + [[_cell(v) for v in row] for row in rows]
+    widths = [max(len(row[i]) for row in cells) for i in range(len(header))]
+    lines = []
+    for n, row in enumerate(cells):
+        parts = [row[0].ljust(widths[0])] + [c.rjust(w) for c, w in zip(row[1:], widths[1:])]
+        lines.append("  ".join(parts).rstrip())
+        if n == 0:
+            lines.append("  ".join("-" * w for w in widths))
+    return "\n".join(lines)
+
+
+def run_table(result: Any) -> str:
+    """What one run reached, train and test side by side."""
+    final = result.history[-1]
+    scores = [k[len("train_"):] for k in final if k.startswith("train_")]
+    rows = [[split] + [final[f"{split}_{s}"] for s in scores] for split in ("train", "test")]
+    where = f" -> {result.run_dir}" if result.run_dir is not None else ""
+    title = f"{result.config.name}: {final['epoch']} epochs in {result.metrics['seconds']:.1f} s{where}"
+    return title + "\n" + format_table(["", *scores], rows)

@@ -1,0 +1,314 @@
+"""train.py as a user runs it: files written, exit codes, one-line errors, resume."""
+
+import csv
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from minnet.cli import main
+
+ROOT = Path(__file__).resolve().parents[1]
+TINY = """
+name = "tiny"
+seed = 3
+[data]
+dataset = "moons"
+n_samples = 200
+[model]
+hidden = [8]
+[train]
+epochs = 3
+"""
+
+
+def _run(*args, cwd, timeout=120):
+    """train.py in a subprocess, as a user types it."""
+    return subprocess.run([sys.executable, str(ROOT / "train.py"), *args], cwd=cwd, capture_output=True,
+                          text=True, timeout=timeout)
+
+
+@pytest.fixture
+def tiny(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    path = tmp_path / "tiny.toml"
+    path.write_text(TINY)
+    return path
+
+
+def _error_line(capsys):
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("error: ") and "\n" not in err and "Traceback" not in err, err
+    return err
+
+
+def _history(run_dir):
+    with open(run_dir / "history.csv", newline="") as f:
+        return list(csv.DictReader(f))
+
+
+def _params(run_dir):
+    with np.load(run_dir / "model.npz", allow_pickle=False) as archive:
+        return {k: archive[k] for k in archive.files if k.startswith("param/")}
+
+
+# ---- a run and its files -----------------------------------------------------------
+
+def test_a_run_writes_config_history_metrics_and_checkpoint(tiny, tmp_path, capsys):
+    assert main([str(tiny), "--quiet"]) == 0
+    run_dir = tmp_path / "runs" / "tiny"
+    rows = _history(run_dir)
+    assert [r["epoch"] for r in rows] == ["1", "2", "3"]
+    assert list(rows[0]) == ["epoch", "train_loss", "test_loss", "train_accuracy", "test_accuracy", "seconds"]
+    metrics = json.loads((run_dir / "metrics.json").read_text())
+    assert metrics["status"] == "completed" and metrics["epochs"] == 3
+    assert metrics["final"]["test_accuracy"] == pytest.approx(float(rows[-1]["test_accuracy"]))
+    assert 'dataset = "moons"' in (run_dir / "config.toml").read_text()
+    assert set(_params(run_dir)) == {"param/0.weight", "param/0.bias", "param/2.weight", "param/2.bias"}
+    out = capsys.readouterr().out
+    assert "tiny: 3 epochs" in out and "accuracy" in out and "test" in out
+
+
+def test_a_second_run_does_not_overwrite_the_first(tiny, tmp_path):
+    assert main([str(tiny), "--quiet"]) == 0
+    assert main([str(tiny), "--quiet", "--set", "train.epochs=1"]) == 0
+    assert len(_history(tmp_path / "runs" / "tiny")) == 3
+    assert len(_history(tmp_path / "runs" / "tiny-2")) == 1
+
+
+def test_out_and_set_are_honoured(tiny, tmp_path):
+    assert main([str(tiny), "--quiet", "--out", "elsewhere", "--set", "model.hidden=[4, 4]",
+                 "--set", "model.activation=relu"]) == 0
+    params = _params(tmp_path / "elsewhere")
+    assert params["param/0.weight"].shape == (4, 2) and params["param/2.weight"].shape == (4, 4)
+    assert 'activation = "relu"' in (tmp_path / "elsewhere" / "config.toml").read_text()
+
+
+def test_same_seed_same_result_different_seed_different(tiny, tmp_path):
+    for out, seed in (("a", 3), ("b", 3), ("c", 4)):
+        assert main([str(tiny), "--quiet", "--out", out, "--set", f"seed={seed}"]) == 0
+    a, b, c = (_params(tmp_path / d) for d in "abc")
+    assert all(np.array_equal(a[k], b[k]) for k in a)
+    assert not np.array_equal(a["param/0.weight"], c["param/0.weight"])
+
+
+def test_regression_reports_r2_and_rmse(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    assert main(["--quiet", "--set", "data.dataset=diabetes", "--set", "train.epochs=2",
+                 "--set", "optim.lr=0.05", "--out", "reg"]) == 0
+    rows = _history(tmp_path / "reg")
+    assert {"train_r2", "test_r2", "train_rmse", "test_rmse"} <= set(rows[0])
+    assert float(rows[-1]["test_rmse"]) > 10  # diabetes targets are in the hundreds: original units
+
+
+def test_the_default_config_trains_from_the_repository_root(tmp_path):
+    result = _run("--quiet", "--out", str(tmp_path / "default"), "--set", "train.epochs=2", cwd=ROOT)
+    assert result.returncode == 0, result.stderr
+    assert "moons: 2 epochs" in result.stdout
+
+
+@pytest.mark.parametrize("config", sorted(p.name for p in (ROOT / "configs").glob("*.toml")))
+def test_every_shipped_config_runs(config, tmp_path):
+    result = _run(f"configs/{config}", "--quiet", "--out", str(tmp_path / "run"), "--set", "train.epochs=2", cwd=ROOT)
+    assert result.returncode == 0, result.stderr
+    if "[sweep]" in (ROOT / "configs" / config).read_text():
+        with open(tmp_path / "run" / "summary.csv", newline="") as f:
+            runs = list(csv.DictReader(f))
+        assert len(runs) >= 2 and all(len(_history(tmp_path / "run" / r["run_dir"])) == 2 for r in runs)
+    else:
+        assert len(_history(tmp_path / "run")) == 2
+
+
+def test_python_dash_m_minnet_is_the_same_program(tiny, tmp_path):
+    result = subprocess.run([sys.executable, "-m", "minnet", str(tiny), "--quiet", "--out", "m"], cwd=tmp_path,
+                            capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert len(_history(tmp_path / "m")) == 3
+
+
+# ---- bad input: exit 2 and one line naming the problem ------------------------------
+
+BAD_CONFIGS = [
+    ('colour = "red"\n', "unknown key 'colour'"),
+    ('[optim]\nlrate = 0.1\n', "unknown key 'optim.lrate' (did you mean 'lr'?); allowed in [optim]: name, lr"),
+    ('[optim]\nlr = "fast"\n', "optim.lr: expected a number > 0, got 'fast' (string)"),
+    ('[train]\nepochs = 2.5\n', "train.epochs: expected an integer >= 1, got 2.5 (number)"),
+    ('[optim]\nlr = -1\n', "optim.lr: expected a number > 0, got -1"),
+    ('[train]\nbatch_size = 0\n', "train.batch_size: expected an integer >= 1, got 0"),
+    ('[model]\nhidden = [8, -3]\n', "model.hidden: expected a list of positive layer widths"),
+    ('[data]\ntest_size = 1.5\n', "data.test_size: expected a number between 0 and 1"),
+    ('[data]\ndataset = "mnist"\n', "data.dataset: expected one of"),
+    ('[model]\nactivation = "swish"\n', "model.activation: expected one of 'relu', 'sigmoid', 'tanh'"),
+    ('[loss]\nname = "hinge"\n', "loss.name: expected one of 'mse', 'softmax_cross_entropy'"),
+    ('[data]\ndataset = "csv"\n', "data.path is required"),
+    ('[data]\ndataset = "iris"\nnoise = 0.1\n', "data.noise does not apply to dataset 'iris'"),
+    ('[optim]\nlr = 0.1\n[optim.extra]\n', "unknown key 'optim.extra'"),
+    ('optim = 3\n', "optim: expected a table [optim]"),
+    ('[data\n', "is not valid TOML"),
+    ('[loss]\nname = "softmax_cross_entropy"\n[data]\ndataset = "diabetes"\n', "needs class labels"),
+]
+
+
+@pytest.mark.parametrize("text, message", BAD_CONFIGS)
+def test_bad_config_is_one_error_line_and_exit_2(text, message, tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    path = tmp_path / "bad.toml"
+    path.write_text(text)
+    assert main([str(path), "--quiet"]) == 2
+    assert message in _error_line(capsys)
+    assert not (tmp_path / "runs").exists() or not any((tmp_path / "runs").rglob("model.npz"))
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--set", "optim.lrate=0.1"], "unknown key 'optim.lrate'"),
+    (["--set", "optim.lr=[1,"], "optim.lr: expected a number > 0, got '[1,' (string)"),
+    (["--set", "optim.lr"], "--set expects KEY=VALUE"),
+    (["--jobs", "0"], "--jobs must be an integer >= 1"),
+    (["--bogus"], "unrecognized arguments: --bogus"),
+    (["missing.toml"], "config file 'missing.toml' does not exist"),
+    (["--set", "data.n_samples=100", "--set", "data.dataset=iris"], "data.n_samples does not apply to dataset 'iris'"),
+])
+def test_bad_command_lines(args, message, tiny, capsys):
+    config = [] if args[0] == "missing.toml" else [str(tiny)]
+    assert main([*config, *args, "--quiet"]) == 2
+    assert message in _error_line(capsys)
+
+
+def test_missing_csv_file_is_named(tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    assert main(["--quiet", "--set", "data.dataset=csv", "--set", "data.path=nowhere.csv"]) == 2
+    assert "data.path 'nowhere.csv' does not exist" in _error_line(capsys)
+
+
+def test_non_numeric_csv_cell_names_file_line_and_column(tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "bad.csv").write_text("a,b,label\n1,2,x\n3,oops,y\n")
+    assert main(["--quiet", "--set", "data.dataset=csv", "--set", "data.path=bad.csv"]) == 2
+    err = _error_line(capsys)
+    assert "bad.csv" in err and "line 3" in err and "'b'" in err and "'oops'" in err
+
+
+def test_bad_input_from_a_subprocess_has_no_traceback(tmp_path):
+    (tmp_path / "bad.toml").write_text('[optim]\nlr = "fast"\n')
+    result = _run("bad.toml", cwd=tmp_path)
+    assert result.returncode == 2
+    assert result.stderr.strip() == "error: optim.lr: expected a number > 0, got 'fast' (string)"
+
+
+# ---- checkpoints ---------------------------------------------------------------------
+
+def test_resume_rejects_files_that_are_not_minnet_checkpoints(tiny, tmp_path, capsys):
+    run_dir = tmp_path / "fake"
+    run_dir.mkdir()
+    (run_dir / "model.npz").write_text("not a zip")
+    assert main(["--resume", str(run_dir)]) == 2
+    assert "is not a minnet checkpoint" in _error_line(capsys)
+
+    np.savez(run_dir / "model.npz", w=np.zeros(3))
+    assert main(["--resume", str(run_dir)]) == 2
+    assert "no valid 'meta' entry" in _error_line(capsys)
+
+    np.savez(run_dir / "model.npz", meta=np.array([{"format": "minnet-checkpoint-1"}], dtype=object))
+    assert main(["--resume", str(run_dir)]) == 2
+    assert "contains pickled objects" in _error_line(capsys)
+
+    assert main(["--resume", str(tmp_path / "nowhere")]) == 2
+    assert "does not exist" in _error_line(capsys)
+
+
+def test_resume_continues_to_the_same_weights_as_one_straight_run(tiny, tmp_path):
+    assert main([str(tiny), "--quiet", "--out", "straight", "--set", "train.epochs=5"]) == 0
+    assert main([str(tiny), "--quiet", "--out", "split", "--set", "train.epochs=2"]) == 0
+    assert main(["--resume", "split", "--quiet", "--set", "train.epochs=5"]) == 0
+    straight, split = _params(tmp_path / "straight"), _params(tmp_path / "split")
+    assert all(np.array_equal(straight[k], split[k]) for k in straight)
+    assert _history(tmp_path / "split")[4]["test_loss"] == _history(tmp_path / "straight")[4]["test_loss"]
+
+
+def test_resume_only_changes_epochs(tiny, tmp_path, capsys):
+    assert main([str(tiny), "--quiet", "--out", "r"]) == 0
+    assert main(["--resume", "r", "--set", "optim.lr=0.1"]) == 2
+    assert "only train.epochs may be changed" in _error_line(capsys)
+
+
+def test_load_run_predicts_raw_inputs(tiny, tmp_path):
+    from sklearn.datasets import make_moons
+
+    import minnet.training as training
+
+    assert main([str(tiny), "--quiet", "--out", "p", "--set", "train.epochs=30", "--set", "model.activation=tanh"]) == 0
+    trained = training.load_run(tmp_path / "p")
+    X, y = make_moons(300, noise=0.2, random_state=11)
+    assert (trained.predict(X).astype(int) == y).mean() > 0.8
+    np.testing.assert_allclose(trained.predict_proba(X).sum(axis=1), 1.0, rtol=1e-5)
+
+
+# ---- faults --------------------------------------------------------------------------
+
+def test_divergence_exits_3_and_keeps_history(tiny, tmp_path, capsys):
+    # lr 1e6 on MSE over one-hot targets blows up within the first epochs
+    code = main([str(tiny), "--quiet", "--out", "d", "--set", "optim.lr=1e6", "--set", "loss.name=mse",
+                 "--set", "train.epochs=50", "--set", "model.activation=relu"])
+    assert code == 3
+    err = _error_line(capsys)
+    assert "diverged at epoch" in err and "optim.lr" in err
+    metrics = json.loads((tmp_path / "d" / "metrics.json").read_text())
+    assert metrics["status"] == "diverged"
+    epoch = int(err.split("diverged at epoch ")[1].split(":")[0])
+    if epoch > 1:
+        assert len(_history(tmp_path / "d")) == epoch - 1
+        assert all(np.all(np.isfinite(v)) for v in _params(tmp_path / "d").values())
+
+
+def test_ctrl_c_saves_finished_epochs_and_resume_matches_a_straight_run(tmp_path):
+    config = tmp_path / "long.toml"
+    config.write_text(TINY.replace("epochs = 3", "epochs = 100000").replace("n_samples = 200", "n_samples = 2000"))
+    process = subprocess.Popen([sys.executable, str(ROOT / "train.py"), str(config), "--quiet", "--out", "long"],
+                               cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    history = tmp_path / "long" / "history.csv"
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and (not history.exists() or len(history.read_text().splitlines()) < 4):
+        time.sleep(0.05)
+    process.send_signal(signal.SIGINT)
+    _, err = process.communicate(timeout=60)
+    assert process.returncode == 130
+    assert "resume with: python train.py --resume long" in err and "Traceback" not in err
+    done = len(_history(tmp_path / "long"))
+    assert done >= 3
+    assert json.loads((tmp_path / "long" / "metrics.json").read_text())["status"] == "interrupted"
+
+    target = done + 2
+    resumed = _run("--resume", "long", "--quiet", "--set", f"train.epochs={target}", cwd=tmp_path)
+    assert resumed.returncode == 0, resumed.stderr
+    straight = _run(str(config), "--quiet", "--out", "straight", "--set", f"train.epochs={target}", cwd=tmp_path)
+    assert straight.returncode == 0, straight.stderr
+    a, b = _params(tmp_path / "long"), _params(tmp_path / "straight")
+    assert all(np.array_equal(a[k], b[k]) for k in a)
+
+
+# ---- plots ---------------------------------------------------------------------------
+
+def test_plot_writes_pngs(tiny, tmp_path):
+    pytest.importorskip("matplotlib")
+    assert main([str(tiny), "--quiet", "--out", "plots", "--plot"]) == 0
+    for name in ("curves.png", "decision_boundary.png"):
+        data = (tmp_path / "plots" / name).read_bytes()
+        assert data[:8] == b"\x89PNG\r\n\x1a\n" and len(data) > 5000
+
+
+def test_plot_without_matplotlib_says_how_to_install(tiny, monkeypatch, capsys):
+    monkeypatch.setitem(sys.modules, "matplotlib", None)  # import now fails
+    assert main([str(tiny), "--quiet", "--plot"]) == 2
+    assert "pip install 'minnet[plot]'" in _error_line(capsys)
+
+
+def test_graph_command_draws_one_training_step(tiny, tmp_path):
+    assert main(["graph", str(tiny), "-o", "step.dot", "--set", "loss.l2=0.01"]) == 0
+    dot = (tmp_path / "step.dot").read_text()
+    assert "0.weight" in dot and "linear" in dot and "l2_penalty" in dot and "softmax_cross_entropy" in dot
