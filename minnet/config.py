@@ -151,7 +151,8 @@ def _describe(value: Any) -> str:
 
 
 def _unknown(key: str, allowed: list[str], where: str) -> ConfigError:
-    close = difflib.get_close_matches(key.rsplit(".", 1)[-1], allowed, n=1, cutoff=0.5)
+    dotted = any("." in name for name in allowed)
+    close = difflib.get_close_matches(key if dotted else key.rsplit(".", 1)[-1], allowed, n=1, cutoff=0.5)
     hint = f" (did you mean {close[0]!r}?)" if close else ""
     return ConfigError(f"unknown key {key!r}{hint}; allowed {where}: {', '.join(allowed)}")
 
