@@ -1,0 +1,302 @@
+"""scikit-learn estimators backed by minnet: ``MLPClassifier`` and ``MLPRegressor``.
+
+They follow scikit-learn's estimator contract (``get_params``/``set_params``,
+``fit``/``predict``/``score``, fitted attributes ending in ``_``), so they work in
+``Pipeline``, ``GridSearchCV``, ``cross_val_score`` and ``validation_curve``, and
+pass ``sklearn.utils.estimator_checks``.  Training reuses minnet's pieces:
+``build_mlp``, ``minibatches``, the losses, ``l2_penalty`` and ``SGD``.
+
+Nothing is standardised inside, as with scikit-learn's MLP: put a
+``StandardScaler`` in front of the estimator in a ``Pipeline`` (and scale
+regression targets with ``TransformedTargetRegressor``).
+"""
+
+from __future__ import annotations
+
+import math
+import numbers
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin
+from sklearn.preprocessing import LabelEncoder
+from sklearn.utils import Tags, check_random_state
+from sklearn.utils.multiclass import check_classification_targets
+from sklearn.utils.validation import check_is_fitted, validate_data
+
+from minnet import losses
+from minnet.data import minibatches
+from minnet.models import build_mlp
+from minnet.nn import ACTIVATIONS
+from minnet.ops import softmax
+from minnet.optim import SGD
+from minnet.tensor import Tensor, no_grad
+
+__all__ = ["MLPClassifier", "MLPRegressor"]
+
+_DTYPES = ("float32", "float64")
+
+# Shared by both docstrings (numpydoc sections, as scikit-learn users expect).
+_PARAMETERS = """
+    Parameters
+    ----------
+    hidden : tuple of int, default=(16,)
+        Widths of the hidden layers; ``()`` gives a linear model.
+    activation : {"relu", "tanh", "sigmoid"}, default="relu"
+        Activation between layers (a key of ``minnet.nn.ACTIVATIONS``).  ReLU layers
+        start from He initialisation, the others from Glorot.
+    l2 : float, default=0.0
+        λ in L + λ·½Σ‖W‖² (weight matrices only, biases excluded), added to the loss
+        of every minibatch.  scikit-learn's MLP adds (alpha / n_batch)·½Σ‖W‖²
+        instead, so for full batches its ``alpha`` is ``l2 * batch_size``.
+    lr : float, default=0.05
+        SGD learning rate.
+    momentum : float, default=0.9
+        SGD momentum in PyTorch's convention (v ← μ·v + g, θ ← θ − lr·v); the
+        step is about lr / (1 − μ) once the velocity has built up.
+    epochs : int, default=100
+        Passes over the training data.  All of them run (there is no early
+        stopping), so ``n_iter_ == epochs``.
+    batch_size : int, default=32
+        Rows per SGD step; the last batch of an epoch may be smaller.
+    shuffle : bool, default=True
+        Draw a new order of the rows every epoch.
+    random_state : int, RandomState instance or None, default=None
+        Seeds the initial weights and the shuffling (two independent streams); an
+        int makes ``fit`` reproducible.
+    dtype : {"float64", "float32"}, default="float64"
+        Floating type of the weights and the computation; X is converted to it.
+"""
+
+_NOTES = """
+    Notes
+    -----
+    Unlike scikit-learn's MLP this is plain minibatch SGD with momentum (no Adam),
+    for a fixed number of epochs.  The defaults -- lr=0.05, momentum=0.9, 100
+    epochs of 32 rows -- reach 95-99 % test accuracy on standardised iris, wine,
+    breast_cancer, digits and make_moons(noise=0.2), each in well under a
+    second, with nothing to tune.  A fixed step needs inputs of order one:
+    unscaled features or targets make training diverge, and ``fit`` then raises
+    a ValueError that says so.
+"""
+
+
+def _check_positive_int(name: str, value: Any) -> None:
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
+        raise ValueError(f"{name} must be a positive integer, got {value!r}")
+
+
+class _MLP(BaseEstimator):
+    """What both estimators share: parameters, the training loop and the forward pass."""
+
+    _scaling_hint = "standardise the features (StandardScaler in a Pipeline)"
+
+    def __init__(
+        self,
+        hidden: tuple[int, ...] = (16,),
+        activation: str = "relu",
+        l2: float = 0.0,
+        lr: float = 0.05,
+        momentum: float = 0.9,
+        epochs: int = 100,
+        batch_size: int = 32,
+        shuffle: bool = True,
+        random_state: int | np.random.RandomState | None = None,
+        dtype: str = "float64",
+    ):
+        self.hidden = hidden
+        self.activation = activation
+        self.l2 = l2
+        self.lr = lr
+        self.momentum = momentum
+        self.epochs = epochs
+        self.batch_size = batch_size
+        self.shuffle = shuffle
+        self.random_state = random_state
+        self.dtype = dtype
+
+    def _validated_dtype(self) -> np.dtype:
+        """Check the hyper-parameters that SGD (lr, momentum) does not; return the dtype."""
+        if not isinstance(self.hidden, (tuple, list)):
+            raise ValueError(f"hidden must be a tuple of layer widths such as (16,) or (32, 32), got {self.hidden!r}")
+        for width in self.hidden:
+            _check_positive_int("hidden: every layer width", width)
+        if self.activation not in ACTIVATIONS:
+            raise ValueError(f"activation must be one of {sorted(ACTIVATIONS)}, got {self.activation!r}")
+        if isinstance(self.l2, bool) or not isinstance(self.l2, numbers.Real) or not 0 <= self.l2 < math.inf:
+            raise ValueError(f"l2 must be a finite number >= 0, got {self.l2!r}")
+        _check_positive_int("epochs", self.epochs)
+        _check_positive_int("batch_size", self.batch_size)
+        if self.dtype not in _DTYPES and self.dtype not in (np.float32, np.float64):
+            raise ValueError(f"dtype must be one of {list(_DTYPES)}, got {self.dtype!r}")
+        return np.dtype(self.dtype)
+
+    def _train(self, X: np.ndarray, target: np.ndarray, n_outputs: int, loss_fn: Callable) -> None:
+        """Minibatch SGD on loss_fn + l2·R for ``epochs`` passes; sets the fitted attributes."""
+        seed = check_random_state(self.random_state).randint(np.iinfo(np.int32).max)
+        init_seed, shuffle_seed = np.random.SeedSequence(seed).spawn(2)
+        model = build_mlp([X.shape[1], *self.hidden, n_outputs], self.activation,
+                          rng=np.random.default_rng(init_seed), dtype=X.dtype)
+        optimizer = SGD(model.parameters(), lr=self.lr, momentum=self.momentum)
+        weights = [p for p in model.parameters() if p.ndim >= 2]  # what l2_penalty(model) covers, found once
+        rng = np.random.default_rng(shuffle_seed)
+        loss_curve = []
+        with np.errstate(over="ignore", invalid="ignore", divide="ignore"):  # divergence is checked below
+            for epoch in range(1, self.epochs + 1):
+                total = 0.0
+                for index in minibatches(len(X), self.batch_size, self.shuffle, rng):
+                    loss = loss_fn(model(Tensor(X[index])), target[index])
+                    if self.l2:
+                        loss = loss + self.l2 * losses.l2_penalty(weights)
+                    value = loss.item()
+                    if not math.isfinite(value):
+                        raise self._diverged(epoch, f"the loss became {value}")
+                    optimizer.zero_grad()
+                    loss.backward()
+                    optimizer.step()
+                    total += value * len(index)
+                loss_curve.append(total / len(X))
+        if not all(np.isfinite(p.data).all() for p in model.parameters()):  # blown up by the very last step
+            raise self._diverged(self.epochs, "a weight became NaN or infinite")
+        self.model_ = model
+        self.loss_curve_ = loss_curve
+        self.n_iter_ = self.epochs
+
+    def _diverged(self, epoch: int, what: str) -> ValueError:
+        return ValueError(
+            f"{type(self).__name__}: training diverged in epoch {epoch} ({what}); try a smaller lr "
+            f"(now {self.lr:g}, e.g. lr={self.lr / 10:g}) and {self._scaling_hint}"
+        )
+
+    def _forward(self, X: Any) -> np.ndarray:
+        """The network's outputs for X, shape (n_samples, n_outputs), in the model's dtype."""
+        check_is_fitted(self)
+        dtype = next(self.model_.parameters()).dtype
+        X = validate_data(self, X, dtype=dtype, reset=False)
+        with no_grad():
+            return self.model_(Tensor(X)).data
+
+
+class MLPClassifier(ClassifierMixin, _MLP):
+    __doc__ = (
+        """Multi-layer perceptron classifier trained by minnet: softmax cross-entropy and SGD.
+
+    The output layer has one unit per class (two for a binary problem).  Labels may
+    be anything ``LabelEncoder`` sorts -- ints, strings -- and come back as given.
+    """
+        + _PARAMETERS
+        + """
+    Attributes
+    ----------
+    classes_ : ndarray of shape (n_classes,)
+        The class labels, sorted; column i of ``predict_proba`` is ``classes_[i]``.
+    model_ : minnet.nn.Sequential
+        The trained network; it maps features to logits.
+    loss_curve_ : list of float
+        Mean training loss (L + λR over the minibatches) of each epoch.
+    n_iter_ : int
+        Epochs run.
+    n_features_in_ : int
+        Number of features seen in ``fit``.
+    feature_names_in_ : ndarray of str
+        Column names, when ``fit`` was given a DataFrame with string column names.
+    """
+        + _NOTES
+        + """
+    Examples
+    --------
+    >>> from sklearn.datasets import make_moons
+    >>> from sklearn.pipeline import make_pipeline
+    >>> from sklearn.preprocessing import StandardScaler
+    >>> from minnet.sklearn import MLPClassifier
+    >>> X, y = make_moons(200, noise=0.1, random_state=0)
+    >>> clf = make_pipeline(StandardScaler(), MLPClassifier(random_state=0)).fit(X, y)
+    >>> clf.score(X, y) > 0.95
+    True
+    """
+    )
+
+    def fit(self, X: Any, y: Any) -> MLPClassifier:
+        """Train on X of shape (n_samples, n_features) and labels y of shape (n_samples,)."""
+        dtype = self._validated_dtype()
+        X, y = validate_data(self, X, y, dtype=dtype)
+        check_classification_targets(y)
+        encoder = LabelEncoder().fit(y)
+        if len(encoder.classes_) < 2:
+            raise ValueError(
+                f"{type(self).__name__} needs samples of at least 2 classes, but y holds "
+                f"one class only: {encoder.classes_[0]!r}"
+            )
+        self._train(X, encoder.transform(y), len(encoder.classes_), losses.softmax_cross_entropy)
+        self.classes_ = encoder.classes_
+        return self
+
+    def predict_proba(self, X: Any) -> np.ndarray:
+        """Class probabilities (softmax of the logits), shape (n_samples, n_classes)."""
+        with no_grad():
+            return softmax(Tensor(self._forward(X)), axis=1).data
+
+    def predict(self, X: Any) -> np.ndarray:
+        """The most probable class of each row, shape (n_samples,)."""
+        proba = self.predict_proba(X)  # first: it checks that the estimator is fitted
+        return self.classes_[np.argmax(proba, axis=1)]
+
+
+class MLPRegressor(RegressorMixin, _MLP):
+    __doc__ = (
+        """Multi-layer perceptron regressor trained by minnet: squared loss and SGD.
+
+    The loss is minnet's ``mse_loss``, ½·mean((pred − y)²), scikit-learn's squared
+    loss.  Targets must be of order one, like the features: wrap the estimator in
+    ``TransformedTargetRegressor(..., transformer=StandardScaler())`` when they are
+    not (a target with a standard deviation of 40 already makes the default lr
+    diverge).  y of shape (n_samples,) gives predictions of that shape; y of shape
+    (n_samples, n_targets) gives one output unit per column, and predictions of
+    that shape.
+    """
+        + _PARAMETERS
+        + """
+    Attributes
+    ----------
+    model_ : minnet.nn.Sequential
+        The trained network.
+    loss_curve_ : list of float
+        Mean training loss (L + λR over the minibatches) of each epoch.
+    n_iter_ : int
+        Epochs run.
+    n_outputs_ : int
+        Number of targets.
+    n_features_in_ : int
+        Number of features seen in ``fit``.
+    feature_names_in_ : ndarray of str
+        Column names, when ``fit`` was given a DataFrame with string column names.
+    """
+        + _NOTES
+    )
+
+    _scaling_hint = (
+        "standardise the features (StandardScaler in a Pipeline) and the targets "
+        "(TransformedTargetRegressor with a StandardScaler)"
+    )
+
+    def fit(self, X: Any, y: Any) -> MLPRegressor:
+        """Train on X of shape (n_samples, n_features) and y of shape (n_samples,) or (n_samples, n_targets)."""
+        dtype = self._validated_dtype()
+        X, y = validate_data(self, X, y, dtype=dtype, multi_output=True, y_numeric=True)
+        y = y.astype(dtype, copy=False)
+        n_outputs = 1 if y.ndim == 1 else y.shape[1]
+        self._train(X, y, n_outputs, losses.mse_loss)
+        self.n_outputs_ = n_outputs
+        self._y_ndim = y.ndim
+        return self
+
+    def predict(self, X: Any) -> np.ndarray:
+        """Predictions shaped like the y of ``fit``: (n_samples,) or (n_samples, n_targets)."""
+        out = self._forward(X)
+        return out[:, 0] if self._y_ndim == 1 else out
+
+    def __sklearn_tags__(self) -> Tags:
+        tags = super().__sklearn_tags__()
+        tags.target_tags.multi_output = True  # 2-D y: one output unit per column
+        return tags
