@@ -54,19 +54,25 @@ def backward(root: Any, grad: np.ndarray) -> None:
     """Propagate ``grad`` (d final / d root) to every node of root's graph.
 
     Leaves accumulate into ``.grad`` across calls, as in PyTorch; the gradients of
-    inner nodes are recomputed on every call and stay readable afterwards.
+    inner nodes are recomputed on every call and stay readable afterwards.  A leaf's
+    ``.grad`` is always its own writable array: a gradient that is a view or that
+    another node also holds (pass-through ops such as add) is copied for it.
     """
     order = topological_order(root)
     for node in order:
         if node._backward is not None:
             node.grad = None
-    root.grad = grad if root.grad is None else root.grad + grad
+    if root._backward is None:
+        root.grad = grad.copy() if root.grad is None else root.grad + grad
+    else:
+        root.grad = grad
 
     for node in reversed(order):
         rule = node._backward
         if rule is None or node.grad is None:
             continue
-        for parent, g in zip(node._parents, rule(node.grad)):
+        upstream = node.grad
+        for parent, g in zip(node._parents, rule(upstream)):
             if g is None or not parent.requires_grad:
                 continue
             data = parent.data
@@ -74,6 +80,16 @@ def backward(root: Any, grad: np.ndarray) -> None:
                 g = np.asarray(g)
             if g.shape != data.shape:
                 g = unbroadcast(g, data.shape)
+                if g.shape != data.shape:
+                    raise RuntimeError(
+                        f"backward of {node.op!r} gave a gradient of shape {g.shape} "
+                        f"for an input of shape {data.shape}"
+                    )
             if g.dtype != data.dtype:
                 g = g.astype(data.dtype)
-            parent.grad = g if parent.grad is None else parent.grad + g
+            if parent.grad is not None:
+                parent.grad = parent.grad + g
+            elif parent._backward is None and (g is upstream or not g.flags.owndata or not g.flags.writeable):
+                parent.grad = g.copy()
+            else:
+                parent.grad = g

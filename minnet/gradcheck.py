@@ -68,7 +68,8 @@ def gradcheck(
             t.data[index] = original
             numeric = (up - down) / (2 * eps)
             excess = abs(analytic[index] - numeric) - (atol + rtol * abs(numeric))
-            if not np.isfinite(analytic[index]) or (excess > 0 and (worst is None or excess > worst[0])):
+            # a non-finite value on either side is a failure: it cannot be checked
+            if not np.isfinite(excess) or (excess > 0 and (worst is None or excess > worst[0])):
                 worst = (excess, i, index, float(analytic[index]), numeric)
     if worst is not None:
         _, i, index, analytic_value, numeric_value = worst

@@ -108,7 +108,7 @@ def pow(a: Any, b: Any) -> Tensor:
 
     def backward(g):  # d(a**b)/da = b·a**(b-1), d(a**b)/db = a**b · log(a)
         ga = g * y * x ** (y - 1) if a.requires_grad else None
-        gb = g * out * np.log(x) if b.requires_grad else None
+        gb = g * out * np.log(np.where(x == 0, 1, x)) if b.requires_grad else None  # 0 at a = 0
         return ga, gb
     return _node(out, (a, b), backward, "pow")
 
@@ -146,11 +146,11 @@ def matmul(a: Any, b: Any) -> Tensor:
     x2 = x[None, :] if x.ndim == 1 else x
     y2 = y[:, None] if y.ndim == 1 else y
 
-    def backward(g):
-        if x.ndim == 1:
-            g = np.expand_dims(g, -2)
+    def backward(g):  # restore the squeezed axes: last one first, so 1-D @ 1-D works
         if y.ndim == 1:
             g = np.expand_dims(g, -1)
+        if x.ndim == 1:
+            g = np.expand_dims(g, -2)
         ga = gb = None
         if a.requires_grad:
             ga = g @ np.swapaxes(y2, -1, -2)
@@ -254,7 +254,7 @@ def mean(a: Tensor, axis: Axis = None, keepdims: bool = False) -> Tensor:
     if not _needs_grad(a):
         return _leaf(out)
     shape = a.shape
-    count = a.data.size // max(out.size, 1)
+    count = a.data.size // (out.size or 1)  # not max(): this module shadows the builtin
 
     def backward(g):  # each of the count averaged elements gets g / count
         return (np.broadcast_to(_expand(g, axis, keepdims) / count, shape),)
@@ -345,7 +345,7 @@ def transpose(a: Tensor, *axes: Any) -> Tensor:
     out = a.data.transpose(axes)
     if not _needs_grad(a):
         return _leaf(out)
-    inverse = None if axes is None else tuple(np.argsort(axes))
+    inverse = None if axes is None else tuple(np.argsort(np.mod(axes, a.ndim)))  # axes may be negative
 
     def backward(g):
         return (g.transpose(inverse),)
