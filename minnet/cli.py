@@ -30,7 +30,8 @@ def _parser() -> argparse.ArgumentParser:
     p = _Parser(
         prog="python train.py",
         description="Train an MLP with minnet from a TOML config.",
-        epilog="Exit codes: 0 ok, 2 bad config/data/usage, 3 diverged, 130 interrupted.",
+        epilog="Exit codes: 0 ok, 2 bad config/data/usage, 3 diverged, 130 interrupted. "
+               "To draw one training step's graph: python -m minnet graph [CONFIG] -o graph.svg",
     )
     p.add_argument("config", nargs="?", help=f"TOML config file (default: {DEFAULT_CONFIG})")
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
