@@ -68,7 +68,8 @@ def _class_labels(target: Any, n: int, classes: int) -> np.ndarray:
         if labels.dtype.kind != "f" or not np.all(labels == np.round(labels)):
             raise ValueError("softmax_cross_entropy: class labels must be integers")
         labels = labels.astype(np.intp)
-    if n and (labels.min() < 0 or labels.max() >= classes):
+    # One reduction checks both ends: seen as unsigned, a negative label is huge.
+    if n and labels.view(f"u{labels.itemsize}").max() >= classes:
         bad = labels[(labels < 0) | (labels >= classes)][0]
         raise ValueError(f"softmax_cross_entropy: class label {bad} is outside [0, {classes})")
     return labels
