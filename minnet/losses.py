@@ -58,7 +58,7 @@ def mse_loss(pred: Tensor, target: Any) -> Tensor:
 
 
 def _class_labels(target: Any, n: int, classes: int) -> np.ndarray:
-    labels = np.asarray(target.data if isinstance(target, Tensor) else target)
+    labels = target.data if isinstance(target, Tensor) else np.asarray(target)
     if labels.shape != (n,):
         raise ValueError(
             f"softmax_cross_entropy: target has shape {labels.shape}; expected class labels of shape "
@@ -86,9 +86,10 @@ def softmax_cross_entropy(logits: Tensor, target: Any) -> Tensor:
     if z.ndim != 2:
         raise ValueError(f"softmax_cross_entropy: logits must have shape (N, C), got {z.shape}")
     n, classes = z.shape
-    shifted = z - z.max(axis=1, keepdims=True)
+    # ufunc reductions directly: ndarray.max/.sum add a Python-level wrapper per call
+    shifted = z - np.maximum.reduce(z, axis=1, keepdims=True)
     e = np.exp(shifted)
-    total = e.sum(axis=1, keepdims=True)
+    total = np.add.reduce(e, axis=1, keepdims=True)
     log_total = np.log(total)
 
     target_shape = target.shape if isinstance(target, (Tensor, np.ndarray)) else np.shape(target)
@@ -99,7 +100,7 @@ def softmax_cross_entropy(logits: Tensor, target: Any) -> Tensor:
     else:
         labels = _class_labels(target, n, classes)
         rows = np.arange(n)
-        out = np.asarray(np.sum(log_total[:, 0] - shifted[rows, labels]) / n, dtype=z.dtype)
+        out = np.asarray(np.add.reduce(log_total[:, 0] - shifted[rows, labels]) / n, dtype=z.dtype)
     if not _needs_grad(logits):
         return _leaf(out)
 

@@ -34,5 +34,5 @@ def linear(x: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
         gw = g2.T @ x2 if weight.requires_grad else None
         if bias is None:
             return gx, gw
-        return gx, gw, (g2.sum(axis=0) if bias.requires_grad else None)
+        return gx, gw, (np.add.reduce(g2, axis=0) if bias.requires_grad else None)
     return _node(out, parents, backward, "linear")

@@ -11,7 +11,7 @@ from minnet.nn.functional import linear
 from minnet.nn.init import INITIALIZERS
 from minnet.nn.module import Module, Parameter
 from minnet.rng import default_generator
-from minnet.tensor import Tensor, get_default_dtype
+from minnet.tensor import Tensor, _leaf, get_default_dtype
 
 __all__ = ["Linear", "Sigmoid", "Tanh", "ReLU", "Identity", "ACTIVATIONS"]
 
@@ -46,8 +46,9 @@ class Linear(Module):
         self.bias = Parameter(np.zeros(self.out_features, dtype=dtype)) if bias else None
 
     def forward(self, x: Any) -> Tensor:
-        if not isinstance(x, Tensor):
-            x = Tensor(x, dtype=self.weight.dtype)
+        if not isinstance(x, Tensor):  # a numpy batch of the weights' dtype is wrapped as is
+            x = _leaf(x) if x.__class__ is np.ndarray and x.dtype == self.weight.data.dtype \
+                else Tensor(x, dtype=self.weight.dtype)
         if x.ndim == 0 or x.shape[-1] != self.in_features:
             raise ValueError(
                 f"{self!r}: input has last dimension {x.shape[-1] if x.ndim else 'none'} "

@@ -79,8 +79,23 @@ class Module:
                     yield (f"{module_name}.{name}" if module_name else name), value
 
     def parameters(self) -> Iterator[Parameter]:
-        for _, param in self.named_parameters():
-            yield param
+        """Every parameter once, in the order of ``named_parameters`` (without building names:
+        ``l2_penalty(model)`` calls this on every training step)."""
+        params: list[Parameter] = []
+        seen: set[int] = set()
+        stack: list[Module] = [self]
+        while stack:
+            module = stack.pop()
+            children = []
+            for _, value in module._members():
+                if isinstance(value, Parameter):
+                    if id(value) not in seen:
+                        seen.add(id(value))
+                        params.append(value)
+                elif isinstance(value, Module):
+                    children.append(value)
+            stack.extend(reversed(children))
+        return iter(params)
 
     def zero_grad(self) -> None:
         """Forget accumulated gradients (set them to None, as PyTorch does by default)."""
