@@ -55,8 +55,9 @@ def backward(root: Any, grad: np.ndarray) -> None:
 
     Leaves accumulate into ``.grad`` across calls, as in PyTorch; the gradients of
     inner nodes are recomputed on every call and stay readable afterwards.  A leaf's
-    ``.grad`` is always its own writable array: a gradient that is a view or that
-    another node also holds (pass-through ops such as add) is copied for it.
+    ``.grad`` is always its own writable array (a gradient that is a view or that
+    another node also holds, as with pass-through ops such as add, is copied for
+    it), so later contributions are added to it in place.
     """
     order = topological_order(root)
     for node in order:
@@ -68,10 +69,9 @@ def backward(root: Any, grad: np.ndarray) -> None:
         root.grad = grad
 
     for node in reversed(order):
-        rule = node._backward
-        if rule is None or node.grad is None:
+        rule, upstream = node._backward, node.grad
+        if rule is None or upstream is None:
             continue
-        upstream = node.grad
         for parent, g in zip(node._parents, rule(upstream)):
             if g is None or not parent.requires_grad:
                 continue
@@ -85,11 +85,14 @@ def backward(root: Any, grad: np.ndarray) -> None:
                         f"backward of {node.op!r} gave a gradient of shape {g.shape} "
                         f"for an input of shape {data.shape}"
                     )
-            if g.dtype != data.dtype:
+            if g.dtype is not data.dtype and g.dtype != data.dtype:
                 g = g.astype(data.dtype)
-            if parent.grad is not None:
-                parent.grad = parent.grad + g
-            elif parent._backward is None and (g is upstream or not g.flags.owndata or not g.flags.writeable):
+            accumulated = parent.grad
+            if parent._backward is not None:  # inner node: its gradient may share memory
+                parent.grad = g if accumulated is None else accumulated + g
+            elif accumulated is not None:     # a leaf's gradient is its own: add in place
+                accumulated += g
+            elif g is upstream or not g.flags.owndata or not g.flags.writeable:
                 parent.grad = g.copy()
             else:
                 parent.grad = g

@@ -79,21 +79,24 @@ class Module:
                     yield (f"{module_name}.{name}" if module_name else name), value
 
     def parameters(self) -> Iterator[Parameter]:
-        """Every parameter once, in the order of ``named_parameters`` (without building names:
-        ``l2_penalty(model)`` calls this on every training step)."""
+        """Every parameter once, in the order of ``named_parameters``.
+
+        A plain walk over attribute values that builds no names: ``l2_penalty(model)``
+        calls this on every training step.
+        """
         params: list[Parameter] = []
         seen: set[int] = set()
         stack: list[Module] = [self]
         while stack:
-            module = stack.pop()
             children = []
-            for _, value in module._members():
-                if isinstance(value, Parameter):
-                    if id(value) not in seen:
-                        seen.add(id(value))
-                        params.append(value)
-                elif isinstance(value, Module):
-                    children.append(value)
+            for value in vars(stack.pop()).values():
+                for item in value if isinstance(value, (list, tuple)) else (value,):
+                    if isinstance(item, Parameter):
+                        if id(item) not in seen:
+                            seen.add(id(item))
+                            params.append(item)
+                    elif isinstance(item, Module):
+                        children.append(item)
             stack.extend(reversed(children))
         return iter(params)
 
