@@ -76,8 +76,6 @@ def backward(root: Any, grad: np.ndarray) -> None:
             if g is None or not parent.requires_grad:
                 continue
             data = parent.data
-            if g.__class__ is not _ndarray:
-                g = np.asarray(g)
             if g.shape != data.shape:
                 g = unbroadcast(g, data.shape)
                 if g.shape != data.shape:
@@ -85,6 +83,8 @@ def backward(root: Any, grad: np.ndarray) -> None:
                         f"backward of {node.op!r} gave a gradient of shape {g.shape} "
                         f"for an input of shape {data.shape}"
                     )
+            if g.__class__ is not _ndarray:  # numpy turns 0-d results into scalars
+                g = np.asarray(g)
             if g.dtype is not data.dtype and g.dtype != data.dtype:
                 g = g.astype(data.dtype)
             accumulated = parent.grad

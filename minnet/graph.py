@@ -71,6 +71,10 @@ _MATRIX = {
     "trace": ("{G}·I",),
     "solve": ("−{0}⁻ᵀ{G}·{out}ᵀ", "{0}⁻ᵀ·{G}"),
     "linear": ("{G}·{1}", "{G}ᵀ·{0}", "{G} summed over rows"),
+    "linear_relu": ("({G}⊙[{out}>0])·{1}", "({G}⊙[{out}>0])ᵀ·{0}", "{G}⊙[{out}>0] summed over rows"),
+    "linear_sigmoid": ("({G}⊙{out}(1−{out}))·{1}", "({G}⊙{out}(1−{out}))ᵀ·{0}",
+                       "{G}⊙{out}(1−{out}) summed over rows"),
+    "linear_tanh": ("({G}⊙(1−{out}²))·{1}", "({G}⊙(1−{out}²))ᵀ·{0}", "{G}⊙(1−{out}²) summed over rows"),
     "mse_loss": ("{G}·({0}−{1})/n", "−{G}·({0}−{1})/n"),
     "softmax_cross_entropy": ("{G}·(softmax({0}) − onehot)/N",),
     "l2_penalty": "{G}·{p}",  # the same rule for every input

@@ -205,14 +205,21 @@ def abs(a: Tensor) -> Tensor:
     return _node(out, (a,), backward, "abs")
 
 
-def sigmoid(a: Tensor) -> Tensor:
-    # 1 / (1 + exp(-a)): accurate in both tails (exp(-a) = inf gives the right limit 0)
-    # and about three times faster than scipy's expit on float32.
-    out = np.empty_like(a.data)
+def sigmoid_array(x: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
+    """σ(x) = 1 / (1 + exp(−x)) into ``out`` (may be ``x`` itself).
+
+    Accurate in both tails (exp(−x) = inf gives the right limit 0) and about three
+    times faster than scipy's expit on float32.
+    """
+    out = np.empty_like(x) if out is None else out
     with np.errstate(over="ignore"):
-        np.exp(np.negative(a.data, out=out), out=out)
+        np.exp(np.negative(x, out=out), out=out)
     out += 1
-    np.reciprocal(out, out=out)
+    return np.reciprocal(out, out=out)
+
+
+def sigmoid(a: Tensor) -> Tensor:
+    out = sigmoid_array(a.data)
     if not _needs_grad(a):
         return _leaf(out)
 

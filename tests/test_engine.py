@@ -395,3 +395,11 @@ def test_pow_exponent_gradient_is_zero_at_a_zero_base():
     exponent = mn.Tensor(np.array([2.0, 3.0]), requires_grad=True)
     (base ** exponent).sum().backward()
     np.testing.assert_allclose(exponent.grad, [0.0, 8.0 * np.log(2.0)])
+
+
+def test_a_broadcast_zero_d_leaf_used_twice_gets_both_contributions():
+    x = mn.Tensor(np.array([1.0, 2.0, 3.0]), requires_grad=True)
+    b = mn.Tensor(np.array(0.5), requires_grad=True)
+    (x * b + b).sum().backward()  # each use reduces a (3,) gradient to a 0-d one
+    assert isinstance(b.grad, np.ndarray) and b.grad.shape == ()
+    assert b.grad == 6.0 + 3.0

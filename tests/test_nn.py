@@ -167,3 +167,30 @@ def test_linear_names_both_sizes_and_the_layer_on_a_mismatched_input():
 def test_module_without_forward_says_so():
     with pytest.raises(NotImplementedError, match="Empty must define forward"):
         type("Empty", (nn.Module,), {})()(1)
+
+
+@pytest.mark.parametrize("activation, layer", [("relu", nn.ReLU), ("sigmoid", nn.Sigmoid), ("tanh", nn.Tanh)])
+def test_fused_hidden_layer_equals_linear_then_activation(activation, layer):
+    rng = np.random.default_rng(4)
+    lin = nn.Linear(3, 5, rng=rng, dtype=np.float64)
+    x = mn.Tensor(rng.normal(size=(6, 3)), requires_grad=True)
+    fused = nn.Sequential(lin, layer())(x)
+    assert fused.op == f"linear_{activation}"
+    np.testing.assert_allclose(fused.data, layer()(lin(x)).data, rtol=1e-12)
+    assert mn.gradcheck(lambda x, w, b: nn.linear_activation(x, w, b, activation), x, lin.weight, lin.bias)
+
+
+def test_sequential_fuses_only_a_linear_followed_by_an_activation():
+    class Doubling(nn.ReLU):  # a subclass may change forward, so it is never fused
+        def forward(self, x):
+            return 2 * super().forward(x)
+
+    model = nn.Sequential(nn.Linear(2, 3), Doubling(), nn.Linear(3, 3), nn.Tanh(), nn.Linear(3, 1))
+    x = np.ones((4, 2), dtype=np.float32)
+    out = model(x)
+    ops = []
+    node = out
+    while node._parents:
+        ops.append(node.op)
+        node = node._parents[1] if node.op == "mul" else node._parents[0]  # mul(2, relu)
+    assert ops == ["linear", "linear_tanh", "mul", "relu", "linear"]

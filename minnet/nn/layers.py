@@ -1,19 +1,20 @@
-"""Layers: Linear and the activations, thin Modules over minnet's ops."""
+"""Layers: Linear, the activations and Sequential, thin Modules over minnet's ops."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
 
 from minnet import ops
-from minnet.nn.functional import linear
+from minnet.nn.functional import linear, linear_activation
 from minnet.nn.init import INITIALIZERS
 from minnet.nn.module import Module, Parameter
 from minnet.rng import default_generator
 from minnet.tensor import Tensor, _leaf, get_default_dtype
 
-__all__ = ["Linear", "Sigmoid", "Tanh", "ReLU", "Identity", "ACTIVATIONS"]
+__all__ = ["Linear", "Sigmoid", "Tanh", "ReLU", "Identity", "Sequential", "ACTIVATIONS"]
 
 
 class Linear(Module):
@@ -45,7 +46,7 @@ class Linear(Module):
         self.weight = Parameter(draw.astype(dtype))
         self.bias = Parameter(np.zeros(self.out_features, dtype=dtype)) if bias else None
 
-    def forward(self, x: Any) -> Tensor:
+    def _input(self, x: Any) -> Tensor:
         if not isinstance(x, Tensor):  # a numpy batch of the weights' dtype is wrapped as is
             x = _leaf(x) if x.__class__ is np.ndarray and x.dtype == self.weight.data.dtype \
                 else Tensor(x, dtype=self.weight.dtype)
@@ -54,7 +55,14 @@ class Linear(Module):
                 f"{self!r}: input has last dimension {x.shape[-1] if x.ndim else 'none'} "
                 f"(shape {x.shape}), expected in_features={self.in_features}"
             )
-        return linear(x, self.weight, self.bias)
+        return x
+
+    def forward(self, x: Any) -> Tensor:
+        return linear(self._input(x), self.weight, self.bias)
+
+    def forward_activated(self, x: Any, activation: str) -> Tensor:
+        """act(self(x)) as one graph node; ``activation`` is a key of FUSED_ACTIVATIONS."""
+        return linear_activation(self._input(x), self.weight, self.bias, activation)
 
     def extra_repr(self) -> str:
         return f"in_features={self.in_features}, out_features={self.out_features}, bias={self.bias is not None}"
@@ -81,3 +89,50 @@ class Identity(Module):
 
 
 ACTIVATIONS: dict[str, type[Module]] = {"sigmoid": Sigmoid, "tanh": Tanh, "relu": ReLU}
+
+# Activation layers that Sequential fuses into the Linear before them.
+_FUSABLE: dict[type[Module], str] = {ReLU: "relu", Sigmoid: "sigmoid", Tanh: "tanh"}
+
+
+class Sequential(Module):
+    """Layers applied one after the other; indexable, iterable, with a length."""
+
+    def __init__(self, *layers: Module):
+        for i, layer in enumerate(layers):
+            if not isinstance(layer, Module):
+                raise TypeError(f"Sequential: item {i} is {type(layer).__name__}, not a Module")
+        self.layers = list(layers)
+
+    def _members(self) -> Iterator[tuple[str, Any]]:
+        for i, layer in enumerate(self.layers):
+            yield str(i), layer
+
+    def forward(self, x: Any) -> Any:
+        """Each layer in turn; a Linear followed by ReLU, Sigmoid or Tanh runs as one
+        fused node (``linear_activation``): the same numbers, less bookkeeping."""
+        layers, i = self.layers, 0
+        while i < len(layers):
+            layer = layers[i]
+            fused = _FUSABLE.get(type(layers[i + 1])) if type(layer) is Linear and i + 1 < len(layers) else None
+            if fused:
+                x = layer.forward_activated(x, fused)
+                i += 2
+            else:
+                x = layer(x)
+                i += 1
+        return x
+
+    def __getitem__(self, index: int | slice) -> Module:
+        if isinstance(index, slice):
+            return Sequential(*self.layers[index])
+        return self.layers[index]
+
+    def __len__(self) -> int:
+        return len(self.layers)
+
+    def __iter__(self) -> Iterator[Module]:
+        return iter(self.layers)
+
+    def append(self, layer: Module) -> Sequential:
+        self.layers.append(layer)
+        return self

@@ -14,7 +14,7 @@ import numpy as np
 
 from minnet.tensor import Tensor
 
-__all__ = ["Parameter", "Module", "Sequential"]
+__all__ = ["Parameter", "Module"]
 
 
 class Parameter(Tensor):
@@ -161,37 +161,3 @@ class Module:
             lines.append(f"  ({name}): {body}")
         lines.append(")")
         return "\n".join(lines)
-
-
-class Sequential(Module):
-    """Layers applied one after the other; indexable, iterable, with a length."""
-
-    def __init__(self, *layers: Module):
-        for i, layer in enumerate(layers):
-            if not isinstance(layer, Module):
-                raise TypeError(f"Sequential: item {i} is {type(layer).__name__}, not a Module")
-        self.layers = list(layers)
-
-    def _members(self) -> Iterator[tuple[str, Any]]:
-        for i, layer in enumerate(self.layers):
-            yield str(i), layer
-
-    def forward(self, x: Any) -> Any:
-        for layer in self.layers:
-            x = layer(x)
-        return x
-
-    def __getitem__(self, index: int | slice) -> Module:
-        if isinstance(index, slice):
-            return Sequential(*self.layers[index])
-        return self.layers[index]
-
-    def __len__(self) -> int:
-        return len(self.layers)
-
-    def __iter__(self) -> Iterator[Module]:
-        return iter(self.layers)
-
-    def append(self, layer: Module) -> Sequential:
-        self.layers.append(layer)
-        return self
