@@ -1,6 +1,5 @@
 """train.py as a user runs it: files written, exit codes, one-line errors, resume."""
 
-import csv
 import json
 import os
 import signal
@@ -11,6 +10,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+
+from run_files import checkpoint_params, read_csv, same_params
 
 from minnet.cli import main
 
@@ -49,13 +50,7 @@ def _error_line(capsys):
 
 
 def _history(run_dir):
-    with open(run_dir / "history.csv", newline="") as f:
-        return list(csv.DictReader(f))
-
-
-def _params(run_dir):
-    with np.load(run_dir / "model.npz", allow_pickle=False) as archive:
-        return {k: archive[k] for k in archive.files if k.startswith("param/")}
+    return read_csv(run_dir / "history.csv")
 
 
 # ---- a run and its files -----------------------------------------------------------
@@ -70,7 +65,7 @@ def test_a_run_writes_config_history_metrics_and_checkpoint(tiny, tmp_path, caps
     assert metrics["status"] == "completed" and metrics["epochs"] == 3
     assert metrics["final"]["test_accuracy"] == pytest.approx(float(rows[-1]["test_accuracy"]))
     assert 'dataset = "moons"' in (run_dir / "config.toml").read_text()
-    assert set(_params(run_dir)) == {"param/0.weight", "param/0.bias", "param/2.weight", "param/2.bias"}
+    assert set(checkpoint_params(run_dir)) == {"param/0.weight", "param/0.bias", "param/2.weight", "param/2.bias"}
     out = capsys.readouterr().out
     assert "tiny: 3 epochs" in out and "accuracy" in out and "test" in out
 
@@ -85,7 +80,7 @@ def test_a_second_run_does_not_overwrite_the_first(tiny, tmp_path):
 def test_out_and_set_are_honoured(tiny, tmp_path):
     assert main([str(tiny), "--quiet", "--out", "elsewhere", "--set", "model.hidden=[4, 4]",
                  "--set", "model.activation=relu"]) == 0
-    params = _params(tmp_path / "elsewhere")
+    params = checkpoint_params(tmp_path / "elsewhere")
     assert params["param/0.weight"].shape == (4, 2) and params["param/2.weight"].shape == (4, 4)
     assert 'activation = "relu"' in (tmp_path / "elsewhere" / "config.toml").read_text()
 
@@ -93,8 +88,8 @@ def test_out_and_set_are_honoured(tiny, tmp_path):
 def test_same_seed_same_result_different_seed_different(tiny, tmp_path):
     for out, seed in (("a", 3), ("b", 3), ("c", 4)):
         assert main([str(tiny), "--quiet", "--out", out, "--set", f"seed={seed}"]) == 0
-    a, b, c = (_params(tmp_path / d) for d in "abc")
-    assert all(np.array_equal(a[k], b[k]) for k in a)
+    a, b, c = (checkpoint_params(tmp_path / d) for d in "abc")
+    assert same_params(a, b)
     assert not np.array_equal(a["param/0.weight"], c["param/0.weight"])
 
 
@@ -118,8 +113,7 @@ def test_every_shipped_config_runs(config, tmp_path):
     result = _run(f"configs/{config}", "--quiet", "--out", str(tmp_path / "run"), "--set", "train.epochs=2", cwd=ROOT)
     assert result.returncode == 0, result.stderr
     if "[sweep]" in (ROOT / "configs" / config).read_text():
-        with open(tmp_path / "run" / "summary.csv", newline="") as f:
-            runs = list(csv.DictReader(f))
+        runs = read_csv(tmp_path / "run" / "summary.csv")
         assert len(runs) >= 2 and all(len(_history(tmp_path / "run" / r["run_dir"])) == 2 for r in runs)
     else:
         assert len(_history(tmp_path / "run")) == 2
@@ -226,8 +220,8 @@ def test_resume_continues_to_the_same_weights_as_one_straight_run(tiny, tmp_path
     assert main([str(tiny), "--quiet", "--out", "straight", "--set", "train.epochs=5"]) == 0
     assert main([str(tiny), "--quiet", "--out", "split", "--set", "train.epochs=2"]) == 0
     assert main(["--resume", "split", "--quiet", "--set", "train.epochs=5"]) == 0
-    straight, split = _params(tmp_path / "straight"), _params(tmp_path / "split")
-    assert all(np.array_equal(straight[k], split[k]) for k in straight)
+    straight, split = checkpoint_params(tmp_path / "straight"), checkpoint_params(tmp_path / "split")
+    assert same_params(straight, split)
     assert _history(tmp_path / "split")[4]["test_loss"] == _history(tmp_path / "straight")[4]["test_loss"]
 
 
@@ -263,7 +257,7 @@ def test_divergence_exits_3_and_keeps_history(tiny, tmp_path, capsys):
     epoch = int(err.split("diverged at epoch ")[1].split(":")[0])
     if epoch > 1:
         assert len(_history(tmp_path / "d")) == epoch - 1
-        assert all(np.all(np.isfinite(v)) for v in _params(tmp_path / "d").values())
+        assert all(np.all(np.isfinite(v)) for v in checkpoint_params(tmp_path / "d").values())
 
 
 def test_ctrl_c_saves_finished_epochs_and_resume_matches_a_straight_run(tmp_path):
@@ -288,8 +282,8 @@ def test_ctrl_c_saves_finished_epochs_and_resume_matches_a_straight_run(tmp_path
     assert resumed.returncode == 0, resumed.stderr
     straight = _run(str(config), "--quiet", "--out", "straight", "--set", f"train.epochs={target}", cwd=tmp_path)
     assert straight.returncode == 0, straight.stderr
-    a, b = _params(tmp_path / "long"), _params(tmp_path / "straight")
-    assert all(np.array_equal(a[k], b[k]) for k in a)
+    a, b = checkpoint_params(tmp_path / "long"), checkpoint_params(tmp_path / "straight")
+    assert same_params(a, b)
 
 
 # ---- plots ---------------------------------------------------------------------------

@@ -1,10 +1,10 @@
 """Sweeps through train.py: one run per value, a comparison table, summary.csv, plots."""
 
-import csv
 from pathlib import Path
 
-import numpy as np
 import pytest
+
+from run_files import checkpoint_params, read_csv, same_params
 
 from minnet.cli import main
 from minnet.sweep import parse_sweep
@@ -33,17 +33,7 @@ def tiny(tmp_path, monkeypatch):
 
 
 def _summary(folder):
-    with open(folder / "summary.csv", newline="") as f:
-        return list(csv.DictReader(f))
-
-
-def _params(run_dir):
-    with np.load(run_dir / "model.npz", allow_pickle=False) as archive:
-        return {k: archive[k] for k in archive.files if k.startswith("param/")}
-
-
-def _same(a, b):
-    return set(a) == set(b) and all(np.array_equal(a[k], b[k]) for k in a)
+    return read_csv(folder / "summary.csv")
 
 
 def test_sweep_prints_a_row_per_value_and_writes_summary(tiny, tmp_path, capsys):
@@ -72,7 +62,7 @@ def test_each_run_equals_the_same_run_alone(tiny, tmp_path):
     assert main([str(tiny), "--quiet", "--out", "s", "--sweep", "loss.l2=0,0.01"]) == 0
     assert main([str(tiny), "--quiet", "--out", "alone", "--set", "loss.l2=0.01"]) == 0
     run_dir = tmp_path / "s" / _summary(tmp_path / "s")[1]["run_dir"]
-    assert _same(_params(run_dir), _params(tmp_path / "alone"))
+    assert same_params(checkpoint_params(run_dir), checkpoint_params(tmp_path / "alone"))
 
 
 def test_parallel_sweep_equals_sequential(tiny, tmp_path):
@@ -81,7 +71,7 @@ def test_parallel_sweep_equals_sequential(tiny, tmp_path):
     seq, par = _summary(tmp_path / "seq"), _summary(tmp_path / "par")
     assert [r["run_dir"] for r in seq] == [r["run_dir"] for r in par]
     for a, b in zip(seq, par):
-        assert _same(_params(tmp_path / "seq" / a["run_dir"]), _params(tmp_path / "par" / b["run_dir"]))
+        assert same_params(checkpoint_params(tmp_path / "seq" / a["run_dir"]), checkpoint_params(tmp_path / "par" / b["run_dir"]))
         assert a["test_loss"] == b["test_loss"]
 
 
@@ -95,7 +85,7 @@ def test_sweep_table_in_the_config_and_a_two_key_grid(tiny, tmp_path):
 def test_hidden_widths_can_be_swept(tiny, tmp_path):
     assert main([str(tiny), "--quiet", "--out", "w", "--sweep", "model.hidden=4,[6,3]"]) == 0
     rows = _summary(tmp_path / "w")
-    shapes = [_params(tmp_path / "w" / r["run_dir"])["param/0.weight"].shape for r in rows]
+    shapes = [checkpoint_params(tmp_path / "w" / r["run_dir"])["param/0.weight"].shape for r in rows]
     assert shapes == [(4, 2), (6, 2)]
 
 

@@ -1,0 +1,21 @@
+"""Reading what a run leaves on disk, shared by the command-line tests."""
+
+import csv
+
+import numpy as np
+
+
+def read_csv(path):
+    """Rows of a CSV file (history.csv, summary.csv) as dicts of strings."""
+    with open(path, newline="") as f:
+        return list(csv.DictReader(f))
+
+
+def checkpoint_params(run_dir):
+    """The parameter arrays of a run's model.npz, read without pickle."""
+    with np.load(run_dir / "model.npz", allow_pickle=False) as archive:
+        return {k: archive[k] for k in archive.files if k.startswith("param/")}
+
+
+def same_params(a, b):
+    return set(a) == set(b) and all(np.array_equal(a[k], b[k]) for k in a)
