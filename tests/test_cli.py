@@ -1,7 +1,6 @@
 """train.py as a user runs it: files written, exit codes, one-line errors, resume."""
 
 import json
-import os
 import signal
 import subprocess
 import sys
