@@ -190,14 +190,14 @@ class _Run:
         """Record a finished epoch: its history row on disk now, its checkpoint at most
         every CHECKPOINT_INTERVAL seconds (and always at the end, on Ctrl-C or divergence)."""
         self.history.append(row)
+        if self.run_dir is None:
+            return
         self.snapshot = _Snapshot(
             epoch=self.epoch,
             params=self.model.state_dict(),
             velocity=self.optimizer.state_dict()["velocity"],
             rng=self.rng.bit_generator.state,
         )
-        if self.run_dir is None:
-            return
         _append_history(self.run_dir / "history.csv", row)
         if self.epoch == self.config.train.epochs or time.monotonic() - self.saved_at >= CHECKPOINT_INTERVAL:
             self.save()
@@ -350,7 +350,7 @@ def _loop(run: _Run, quiet: bool) -> dict[str, Any]:
     except KeyboardInterrupt:
         run.save()
         _finish(run, "interrupted")
-        done = run.snapshot.epoch if run.snapshot else 0
+        done = run.snapshot.epoch if run.snapshot else run.epoch
         if not done:
             raise TrainingInterrupted("interrupted before the first epoch finished; nothing to resume") from None
         where = f" in {run.run_dir}; resume with: python train.py --resume {run.run_dir}" if run.run_dir else ""
