@@ -114,6 +114,8 @@ def _train_one(config: Config, assignment: dict[str, Any], run_dir: Path) -> Swe
             result = training.train(run_config, run_dir, quiet=True)
         except DivergedError as exc:
             return SweepRun(assignment, run_config, run_dir, "diverged", {}, math.nan, 0.0, str(exc))
+        except training.TrainingInterrupted:
+            raise KeyboardInterrupt from None  # Ctrl-C stops the whole sweep
         except MinnetError as exc:
             return SweepRun(assignment, run_config, run_dir, "failed", {}, math.nan, 0.0, str(exc))
     return SweepRun(assignment, run_config, run_dir, "completed", result.history[-1], _weight_norm(result.model),

@@ -137,3 +137,28 @@ def test_l2_sweep_config_shows_overfitting_without_a_penalty(tmp_path):
     assert float(none["train_accuracy"]) > float(some["train_accuracy"])
     assert float(none["test_loss"]) > float(some["test_loss"])
     assert float(none["weight_norm"]) > float(some["weight_norm"])
+
+
+def test_ctrl_c_stops_the_sweep_and_keeps_finished_runs(tmp_path):
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    root = Path(__file__).resolve().parents[1]
+    config = tmp_path / "long.toml"
+    config.write_text(TINY.replace("epochs = 4", "epochs = 300"))
+    process = subprocess.Popen(
+        [sys.executable, str(root / "train.py"), str(config), "--quiet", "--out", "s",
+         "--sweep", "loss.l2=0,0.01,0.1,1"],
+        cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    summary = tmp_path / "s" / "summary.csv"
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and not summary.exists():
+        time.sleep(0.05)
+    process.send_signal(signal.SIGINT)
+    _, err = process.communicate(timeout=60)
+    assert process.returncode == 130
+    assert err.strip().startswith("error: sweep interrupted; finished runs are in s") and "Traceback" not in err
+    rows = read_csv(summary)
+    assert 1 <= len(rows) < 4 and all(r["status"] == "completed" for r in rows)
