@@ -355,6 +355,9 @@ def _loop(run: _Run, quiet: bool) -> dict[str, Any]:
             raise TrainingInterrupted("interrupted before the first epoch finished; nothing to resume") from None
         where = f" in {run.run_dir}; resume with: python train.py --resume {run.run_dir}" if run.run_dir else ""
         raise TrainingInterrupted(f"interrupted; epochs 1-{done} are saved{where}") from None
+    except BaseException:
+        run.save()  # whatever went wrong, the last finished epoch stays on disk
+        raise
     finally:
         bar.close()
     return _finish(run, "completed")
