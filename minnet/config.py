@@ -288,12 +288,18 @@ def apply_overrides(raw: Mapping[str, Any], assignments: Iterable[tuple[str, Any
 
 # ---- writing a Config back ----------------------------------------------------------
 
+_EVERY_DATASET = ("dataset", "test_size", "standardize")
+
+
 def config_to_dict(config: Config) -> dict[str, Any]:
-    """Plain TOML-ready values; None (unset optional keys) left out."""
+    """Plain TOML-ready values that ``config_from_dict`` accepts again: unset optional
+    keys and data keys the dataset does not use (``n_samples`` for iris) left out."""
     out: dict[str, Any] = {"name": config.name, "seed": config.seed, "dtype": config.dtype}
     for section in SECTIONS:
         table = dataclasses.asdict(getattr(config, section))
         out[section] = {k: (list(v) if isinstance(v, tuple) else v) for k, v in table.items() if v is not None}
+    used = DATASETS[config.data.dataset].options
+    out["data"] = {k: v for k, v in out["data"].items() if k in _EVERY_DATASET or k in used}
     if config.sweep:
         out["sweep"] = {k: [list(x) if isinstance(x, tuple) else x for x in v] for k, v in config.sweep.items()}
     return out

@@ -305,3 +305,17 @@ def test_graph_command_draws_one_training_step(tiny, tmp_path):
     assert main(["graph", str(tiny), "-o", "step.dot", "--set", "loss.l2=0.01"]) == 0
     dot = (tmp_path / "step.dot").read_text()
     assert "0.weight" in dot and "linear" in dot and "l2_penalty" in dot and "softmax_cross_entropy" in dot
+
+
+@pytest.mark.parametrize("dataset", ["iris", "csv"])
+def test_runs_of_datasets_without_generator_keys_reload_and_resume(dataset, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    sets = ["--set", f"data.dataset={dataset}"]
+    if dataset == "csv":
+        (tmp_path / "t.csv").write_text("a,b,label\n" + "".join(f"{i},{i % 3},{'xy'[i % 2]}\n" for i in range(40)))
+        sets += ["--set", "data.path=t.csv"]
+    assert main(["--quiet", "--out", "r", "--set", "train.epochs=2", *sets]) == 0
+    assert "n_samples" not in (tmp_path / "r" / "config.toml").read_text()
+    assert main(["--quiet", "--out", "again", str(tmp_path / "r" / "config.toml")]) == 0
+    assert main(["--resume", "r", "--quiet", "--set", "train.epochs=3"]) == 0
+    assert len(_history(tmp_path / "r")) == 3

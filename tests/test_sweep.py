@@ -162,3 +162,10 @@ def test_ctrl_c_stops_the_sweep_and_keeps_finished_runs(tmp_path):
     assert err.strip().startswith("error: sweep interrupted; finished runs are in s") and "Traceback" not in err
     rows = read_csv(summary)
     assert 1 <= len(rows) < 4 and all(r["status"] == "completed" for r in rows)
+
+
+def test_a_sweep_over_a_bundled_dataset(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    assert main(["--quiet", "--out", "iris", "--set", "data.dataset=iris", "--set", "train.epochs=2",
+                 "--sweep", "loss.l2=0,0.01"]) == 0
+    assert [r["status"] for r in _summary(tmp_path / "iris")] == ["completed", "completed"]
