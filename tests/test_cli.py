@@ -319,3 +319,22 @@ def test_runs_of_datasets_without_generator_keys_reload_and_resume(dataset, tmp_
     assert main(["--quiet", "--out", "again", str(tmp_path / "r" / "config.toml")]) == 0
     assert main(["--resume", "r", "--quiet", "--set", "train.epochs=3"]) == 0
     assert len(_history(tmp_path / "r")) == 3
+
+
+def test_load_run_returns_class_names_and_regression_values_in_original_units(tmp_path, monkeypatch):
+    import minnet.training as training
+
+    monkeypatch.chdir(tmp_path)
+    rows = "".join(f"{i % 7},{(i * 3) % 5},{'ab'[(i % 7) > 3]}\n" for i in range(60))
+    (tmp_path / "c.csv").write_text("u,v,kind\n" + rows)
+    assert main(["--quiet", "--out", "c", "--set", "data.dataset=csv", "--set", "data.path=c.csv"]) == 0
+    predicted = training.load_run("c").predict(np.array([[0.0, 1.0], [6.0, 1.0]]))
+    assert list(predicted) == ["a", "b"]
+
+    assert main(["--quiet", "--out", "reg", "--set", "data.dataset=regression", "--set", "data.noise=1",
+                 "--set", "train.epochs=30", "--set", "optim.lr=0.05", "--set", "model.activation=tanh"]) == 0
+    from sklearn.datasets import make_regression
+
+    X, y = make_regression(1000, n_features=8, n_informative=5, noise=1, random_state=0)
+    error = np.sqrt(np.mean((training.load_run("reg").predict(X) - y) ** 2))
+    assert error < 0.25 * y.std()  # original units: a standardised prediction would be off by ~y.std()
