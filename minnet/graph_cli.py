@@ -10,7 +10,7 @@ from __future__ import annotations
 import argparse
 from collections.abc import Sequence
 
-from minnet import graph
+from minnet import graph, losses
 from minnet.cli import DEFAULT_CONFIG, _config_path, _Parser
 from minnet.config import load_config
 from minnet.data import minibatches
@@ -35,7 +35,7 @@ def main(argv: Sequence[str]) -> int:
     for name, param in run.model.named_parameters():
         param.name = name
     index = next(minibatches(len(run.dataset.X_train), config.train.batch_size, config.train.shuffle, run.rng))
-    loss = minibatch_loss(run, index, run.penalised_weights())
+    loss = minibatch_loss(run, index, losses.weight_matrices(run.model))
     loss.name = "loss"
     loss.backward()
     written = graph.render(loss, args.output)

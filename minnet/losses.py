@@ -24,7 +24,7 @@ import numpy as np
 from minnet.nn.module import Module
 from minnet.tensor import Tensor, _leaf, _needs_grad, _node
 
-__all__ = ["mse_loss", "softmax_cross_entropy", "l2_penalty", "LOSSES"]
+__all__ = ["mse_loss", "softmax_cross_entropy", "l2_penalty", "weight_matrices", "LOSSES"]
 
 
 def _as_input(value: Any, like: Tensor | None = None) -> Tensor:
@@ -115,9 +115,17 @@ def softmax_cross_entropy(logits: Tensor, target: Any) -> Tensor:
     return _node(out, (logits,), backward, "softmax_cross_entropy")
 
 
+def weight_matrices(model: Module) -> list[Tensor]:
+    """The parameters L2 regularisation covers: weight matrices (≥ 2 dims), not biases.
+
+    Training loops find them once and pass the list to ``l2_penalty``.
+    """
+    return [p for p in model.parameters() if p.ndim >= 2]
+
+
 def _weights(model_or_params: Module | Iterable[Tensor]) -> tuple[Tensor, ...]:
     if isinstance(model_or_params, Module):
-        return tuple(p for p in model_or_params.parameters() if p.ndim >= 2)
+        return tuple(weight_matrices(model_or_params))
     return tuple(model_or_params)
 
 

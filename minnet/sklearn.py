@@ -139,7 +139,7 @@ class _MLP(BaseEstimator):
         model = build_mlp([X.shape[1], *self.hidden, n_outputs], self.activation,
                           rng=np.random.default_rng(init_seed), dtype=X.dtype)
         optimizer = SGD(model.parameters(), lr=self.lr, momentum=self.momentum)
-        weights = [p for p in model.parameters() if p.ndim >= 2]  # what l2_penalty(model) covers, found once
+        weights = losses.weight_matrices(model)  # found once, not on every step
         rng = np.random.default_rng(shuffle_seed)
         loss_curve = []
         with np.errstate(over="ignore", invalid="ignore", divide="ignore"):  # divergence is checked below

@@ -23,6 +23,7 @@ from joblib import Parallel, delayed
 from threadpoolctl import threadpool_limits
 from tqdm.auto import tqdm
 
+from minnet import losses
 from minnet.checkpoint import atomic_write_text
 from minnet.config import Config, apply_overrides, config_from_dict, config_to_dict, parse_value
 from minnet.errors import ConfigError, DivergedError, MinnetError
@@ -101,7 +102,7 @@ class SweepRun:
 
 def _weight_norm(model: Any) -> float:
     """‖W‖ = sqrt(Σ‖W‖²) over the weight matrices: what L2 regularisation shrinks."""
-    return math.sqrt(sum(float(np.vdot(p.data, p.data)) for p in model.parameters() if p.ndim >= 2))
+    return math.sqrt(sum(float(np.vdot(w.data, w.data)) for w in losses.weight_matrices(model)))
 
 
 def _train_one(config: Config, assignment: dict[str, Any], run_dir: Path) -> SweepRun:

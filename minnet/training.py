@@ -229,10 +229,6 @@ class _Run:
         save_checkpoint(self.run_dir / "model.npz", snap.params, meta, state)
         self.saved_epoch, self.saved_at = snap.epoch, time.monotonic()
 
-    def penalised_weights(self) -> list[Tensor]:
-        """The weight matrices l2_penalty(model) covers, found once rather than every step."""
-        return [p for p in self.model.parameters() if p.ndim >= 2]
-
     @property
     def model_sizes(self) -> list[int]:
         return [self.dataset.n_features, *self.config.model.hidden, self.dataset.n_outputs]
@@ -273,7 +269,7 @@ def minibatch_loss(run: _Run, index: np.ndarray, weights: list[Tensor]) -> Tenso
 def _train_epoch(run: _Run) -> None:
     """One pass of minibatch SGD over the training set."""
     config, optimizer = run.config, run.optimizer
-    weights = run.penalised_weights()
+    weights = losses.weight_matrices(run.model)
     for index in minibatches(len(run.dataset.X_train), config.train.batch_size, config.train.shuffle, run.rng):
         loss = minibatch_loss(run, index, weights)
         optimizer.zero_grad()
@@ -442,7 +438,7 @@ class TrainedModel:
         self._y = (state.get("data/y_mean"), state.get("data/y_scale"))
 
     def _forward(self, X: Any) -> np.ndarray:
-        X = np.asarray(X, dtype=self.model[0].weight.dtype)
+        X = np.asarray(X, dtype=np.float64)  # scaled in float64, cast once for the model
         if X.ndim != 2 or X.shape[1] != len(self.feature_names):
             raise ValueError(f"predict: expected an array of shape (n, {len(self.feature_names)}), got {X.shape}")
         mean, scale = self._x

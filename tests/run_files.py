@@ -5,6 +5,14 @@ import csv
 import numpy as np
 
 
+def config_in_empty_folder(tmp_path, monkeypatch, text):
+    """Work in ``tmp_path`` (runs/ lands there) with the config ``text`` saved as tiny.toml."""
+    monkeypatch.chdir(tmp_path)
+    path = tmp_path / "tiny.toml"
+    path.write_text(text)
+    return path
+
+
 def read_csv(path):
     """Rows of a CSV file (history.csv, summary.csv) as dicts of strings."""
     with open(path, newline="") as f:

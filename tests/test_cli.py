@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from run_files import checkpoint_params, read_csv, same_params
+from run_files import checkpoint_params, config_in_empty_folder, read_csv, same_params
 
 from minnet.cli import main
 
@@ -36,10 +36,7 @@ def _run(*args, cwd, timeout=120):
 
 @pytest.fixture
 def tiny(tmp_path, monkeypatch):
-    monkeypatch.chdir(tmp_path)
-    path = tmp_path / "tiny.toml"
-    path.write_text(TINY)
-    return path
+    return config_in_empty_folder(tmp_path, monkeypatch, TINY)
 
 
 def _error_line(capsys):

@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 
-from run_files import checkpoint_params, read_csv, same_params
+from run_files import checkpoint_params, config_in_empty_folder, read_csv, same_params
 
 from minnet.cli import main
 from minnet.sweep import parse_sweep
@@ -26,10 +26,7 @@ epochs = 4
 
 @pytest.fixture
 def tiny(tmp_path, monkeypatch):
-    monkeypatch.chdir(tmp_path)
-    path = tmp_path / "tiny.toml"
-    path.write_text(TINY)
-    return path
+    return config_in_empty_folder(tmp_path, monkeypatch, TINY)
 
 
 def _summary(folder):
