@@ -19,17 +19,21 @@ _ndarray = np.ndarray
 
 
 def topological_order(root: Any) -> list:
-    """Nodes that require grad reachable from ``root``, every node after its parents.
+    """The op outputs behind ``root`` (root included), every one after its inputs.
 
-    Iterative depth-first search, so a graph 100,000 ops deep needs no recursion.
+    Only nodes with a backward rule are listed: leaves have nothing to propagate, and
+    leaving them out keeps the walk short.  Iterative depth-first search, so a graph
+    100,000 ops deep needs no recursion.
     """
+    if root._backward is None:
+        return []
     order = []
     visited = {root}
     stack = [(root, iter(root._parents))]
     while stack:
         node, parents = stack[-1]
         for parent in parents:
-            if parent.requires_grad and parent not in visited:
+            if parent._backward is not None and parent not in visited:
                 visited.add(parent)
                 stack.append((parent, iter(parent._parents)))
                 break
@@ -50,6 +54,22 @@ def unbroadcast(grad: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
     return grad
 
 
+def _conform(g: Any, data: np.ndarray, node: Any) -> np.ndarray:
+    """A rule's gradient as an array of its input's shape and dtype.
+
+    Rules may return a broadcast shape, a numpy scalar (numpy turns 0-d results into
+    scalars) or another float dtype; anything else is a bug in the rule.
+    """
+    if np.shape(g) != data.shape:
+        g = unbroadcast(np.asarray(g), data.shape)
+        if g.shape != data.shape:
+            raise RuntimeError(
+                f"backward of {node.op!r} gave a gradient of shape {g.shape} "
+                f"for an input of shape {data.shape}"
+            )
+    return np.asarray(g, dtype=data.dtype)
+
+
 def backward(root: Any, grad: np.ndarray) -> None:
     """Propagate ``grad`` (d final / d root) to every node of root's graph.
 
@@ -59,40 +79,30 @@ def backward(root: Any, grad: np.ndarray) -> None:
     another node also holds, as with pass-through ops such as add, is copied for
     it), so later contributions are added to it in place.
     """
-    order = topological_order(root)
-    for node in order:
-        if node._backward is not None:
-            node.grad = None
     if root._backward is None:
         root.grad = grad.copy() if root.grad is None else root.grad + grad
-    else:
-        root.grad = grad
+        return
+    order = topological_order(root)
+    for node in order:
+        node.grad = None
+    root.grad = grad
 
     for node in reversed(order):
-        rule, upstream = node._backward, node.grad
-        if rule is None or upstream is None:
+        upstream = node.grad
+        if upstream is None:  # no path from root's gradient reaches this node
             continue
-        for parent, g in zip(node._parents, rule(upstream)):
+        for parent, g in zip(node._parents, node._backward(upstream)):
             if g is None or not parent.requires_grad:
                 continue
             data = parent.data
-            if g.shape != data.shape:
-                g = unbroadcast(g, data.shape)
-                if g.shape != data.shape:
-                    raise RuntimeError(
-                        f"backward of {node.op!r} gave a gradient of shape {g.shape} "
-                        f"for an input of shape {data.shape}"
-                    )
-            if g.__class__ is not _ndarray:  # numpy turns 0-d results into scalars
-                g = np.asarray(g)
-            if g.dtype is not data.dtype and g.dtype != data.dtype:
-                g = g.astype(data.dtype)
+            if g.__class__ is not _ndarray or g.shape != data.shape or g.dtype is not data.dtype:
+                g = _conform(g, data, node)
             accumulated = parent.grad
             if parent._backward is not None:  # inner node: its gradient may share memory
                 parent.grad = g if accumulated is None else accumulated + g
             elif accumulated is not None:     # a leaf's gradient is its own: add in place
                 accumulated += g
-            elif g is upstream or not g.flags.owndata or not g.flags.writeable:
+            elif g is upstream or g.base is not None or not g.flags.writeable:
                 parent.grad = g.copy()
             else:
                 parent.grad = g

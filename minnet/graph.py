@@ -98,16 +98,18 @@ class BackwardStep(NamedTuple):
 # ---- traversal and labels ---------------------------------------------------------
 
 def nodes(tensor: Tensor) -> list[Tensor]:
-    """Every tensor in the graph behind ``tensor``, constants included, inputs first.
+    """Every tensor in the graph behind ``tensor``, leaves included, inputs first.
 
-    The engine's topological order covers the tensors that need a gradient; the
-    constants (leaves that do not) are slotted in just before their first user.
+    The engine's topological order covers the op outputs; the leaves (inputs,
+    parameters and constants) are slotted in just before their first user.
     """
+    if tensor._backward is None:
+        return [tensor]
     order: list[Tensor] = []
     seen: set[int] = set()
     for node in topological_order(tensor):
         for parent in node._parents:
-            if not parent.requires_grad and id(parent) not in seen:
+            if parent._backward is None and id(parent) not in seen:
                 seen.add(id(parent))
                 order.append(parent)
         order.append(node)

@@ -57,7 +57,12 @@ def mse_loss(pred: Tensor, target: Any) -> Tensor:
     return _node(out, (pred, target), backward, "mse_loss")
 
 
-def _class_labels(target: Any, n: int, classes: int) -> np.ndarray:
+def _label_positions(target: Any, n: int, classes: int) -> np.ndarray:
+    """Flat positions of each row's true class in an (n, classes) array.
+
+    ``ravel_multi_index`` also checks every label against [0, classes), so a
+    negative label cannot silently pick a class from the end.
+    """
     labels = target.data if isinstance(target, Tensor) else np.asarray(target)
     if labels.shape != (n,):
         raise ValueError(
@@ -68,11 +73,11 @@ def _class_labels(target: Any, n: int, classes: int) -> np.ndarray:
         if labels.dtype.kind != "f" or not np.all(labels == np.round(labels)):
             raise ValueError("softmax_cross_entropy: class labels must be integers")
         labels = labels.astype(np.intp)
-    # One reduction checks both ends: seen as unsigned, a negative label is huge.
-    if n and labels.view(f"u{labels.itemsize}").max() >= classes:
+    try:
+        return np.ravel_multi_index((np.arange(n), labels), (n, classes))
+    except ValueError:
         bad = labels[(labels < 0) | (labels >= classes)][0]
-        raise ValueError(f"softmax_cross_entropy: class label {bad} is outside [0, {classes})")
-    return labels
+        raise ValueError(f"softmax_cross_entropy: class label {bad} is outside [0, {classes})") from None
 
 
 def softmax_cross_entropy(logits: Tensor, target: Any) -> Tensor:
@@ -85,7 +90,7 @@ def softmax_cross_entropy(logits: Tensor, target: Any) -> Tensor:
     z = logits.data
     if z.ndim != 2:
         raise ValueError(f"softmax_cross_entropy: logits must have shape (N, C), got {z.shape}")
-    n, classes = z.shape
+    n = len(z)
     # ufunc reductions directly: ndarray.max/.sum add a Python-level wrapper per call
     shifted = z - np.maximum.reduce(z, axis=1, keepdims=True)
     e = np.exp(shifted)
@@ -95,22 +100,22 @@ def softmax_cross_entropy(logits: Tensor, target: Any) -> Tensor:
     target_shape = target.shape if isinstance(target, (Tensor, np.ndarray)) else np.shape(target)
     if target_shape == z.shape:
         probs = np.asarray(target.data if isinstance(target, Tensor) else target, dtype=z.dtype)
-        out = np.asarray(np.sum(probs * (log_total - shifted)) / n, dtype=z.dtype)
-        labels = None
+        out = np.sum(probs * (log_total - shifted)) / n
+        positions = None
     else:
-        labels = _class_labels(target, n, classes)
-        rows = np.arange(n)
-        out = np.asarray(np.add.reduce(log_total[:, 0] - shifted[rows, labels]) / n, dtype=z.dtype)
+        positions = _label_positions(target, n, z.shape[1])
+        out = (np.add.reduce(log_total, axis=None) - np.add.reduce(shifted.take(positions))) / n
+    out = np.asarray(out, dtype=z.dtype)
     if not _needs_grad(logits):
         return _leaf(out)
 
     def backward(g):
         grad = e / total  # softmax
-        if labels is None:  # rows of probs need not sum to one
+        if positions is None:  # rows of probs need not sum to one
             grad = grad * probs.sum(axis=1, keepdims=True) - probs
         else:
-            grad[rows, labels] -= 1
-        grad *= g / n
+            grad.ravel()[positions] -= 1  # minus the one-hot target; grad is contiguous
+        grad *= float(g) / n
         return (grad,)
     return _node(out, (logits,), backward, "softmax_cross_entropy")
 
@@ -120,13 +125,7 @@ def weight_matrices(model: Module) -> list[Tensor]:
 
     Training loops find them once and pass the list to ``l2_penalty``.
     """
-    return [p for p in model.parameters() if p.ndim >= 2]
-
-
-def _weights(model_or_params: Module | Iterable[Tensor]) -> tuple[Tensor, ...]:
-    if isinstance(model_or_params, Module):
-        return tuple(weight_matrices(model_or_params))
-    return tuple(model_or_params)
+    return [p for p in model.parameters() if p.data.ndim >= 2]
 
 
 def l2_penalty(model_or_params: Module | Iterable[Tensor]) -> Tensor:
@@ -135,16 +134,22 @@ def l2_penalty(model_or_params: Module | Iterable[Tensor]) -> Tensor:
     Given a Module, W ranges over its weight matrices (parameters with ≥ 2 dims),
     so biases are excluded.  Given tensors, every one of them is penalised.
     """
-    weights = _weights(model_or_params)
+    if isinstance(model_or_params, Module):
+        weights = tuple(weight_matrices(model_or_params))
+    else:
+        weights = tuple(model_or_params)
     if not weights:
         raise ValueError("l2_penalty: no weights to penalise")
-    out = np.asarray(0.5 * sum(float(np.vdot(w.data, w.data)) for w in weights), dtype=weights[0].dtype)
+    values = [w.data for w in weights]
+    squares = 0.0
+    for v in values:
+        squares += float(np.vdot(v, v))
+    out = np.asarray(0.5 * squares, dtype=values[0].dtype)
     if not _needs_grad(*weights):
         return _leaf(out)
-    values = [w.data for w in weights]
 
     def backward(g):
-        return tuple(g * v for v in values)
+        return [g * v for v in values]
     return _node(out, weights, backward, "l2_penalty")
 
 

@@ -173,7 +173,7 @@ class Tensor:
                     f"backward() without a gradient needs a one-element tensor, got shape {self.shape}; "
                     "pass grad= of the same shape, or reduce first (e.g. .sum())"
                 )
-            grad = np.ones(self.data.shape, dtype=self.data.dtype)
+            grad = np.array(1, dtype=self.data.dtype).reshape(self.data.shape)
         else:
             grad = np.asarray(grad.data if isinstance(grad, Tensor) else grad, dtype=self.data.dtype)
             if grad.shape != self.data.shape:

@@ -25,54 +25,52 @@ def _affine(x: Tensor, weight: Tensor, bias: Tensor | None) -> np.ndarray:
     return out
 
 
-def _affine_backward(x: Tensor, weight: Tensor, bias: Tensor | None) -> Callable:
-    """The rule of z = x Wᵀ + b, for upstream G of shape (..., out):
-        dL/dx = G W,   dL/dW = Gᵀ x,   dL/db = Σ_rows G
+def _affine_node(out: np.ndarray, x: Tensor, weight: Tensor, bias: Tensor | None,
+                 op: str, slope: Callable | None = None) -> Tensor:
+    """The node of y = act(z), z = x Wᵀ + b (no activation when ``slope`` is None).
+
+    Backward, for upstream G of shape (..., out): first through the activation,
+    G_z = G ⊙ act'(z) with act' read off the output y; then the linear rule
+        dL/dx = G_z W,   dL/dW = G_zᵀ x,   dL/db = Σ_rows G_z
     """
+    parents = (x, weight) if bias is None else (x, weight, bias)
+    if not _needs_grad(*parents):
+        return _leaf(out)
     xd, w = x.data, weight.data
     x2 = xd if xd.ndim == 2 else xd.reshape(-1, w.shape[1])
+    grad_x, grad_w = x.requires_grad, weight.requires_grad
+    grad_b = bias is not None and bias.requires_grad
 
     def backward(g):
+        if slope is not None:
+            g = g * slope(out)
         g2 = g if g.ndim == 2 else g.reshape(-1, w.shape[0])
-        gx = g @ w if x.requires_grad else None
-        gw = g2.T @ x2 if weight.requires_grad else None
+        gx = g @ w if grad_x else None
+        gw = g2.T @ x2 if grad_w else None
         if bias is None:
             return gx, gw
-        return gx, gw, (np.add.reduce(g2, axis=0) if bias.requires_grad else None)
-    return backward
+        return gx, gw, (np.add.reduce(g2, axis=0) if grad_b else None)
+    return _node(out, parents, backward, op)
 
 
 def linear(x: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
     """y = x Wᵀ + b for x of shape (..., in), W of shape (out, in), b of shape (out,)."""
-    out = _affine(x, weight, bias)
-    parents = (x, weight) if bias is None else (x, weight, bias)
-    if not _needs_grad(*parents):
-        return _leaf(out)
-    return _node(out, parents, _affine_backward(x, weight, bias), "linear")
+    return _affine_node(_affine(x, weight, bias), x, weight, bias, "linear")
 
 
-# activation: (apply it in place to z, its derivative act'(z) read off the output y)
-FUSED_ACTIVATIONS: dict[str, tuple[Callable, Callable]] = {
-    "relu": (lambda z: np.maximum(z, 0, out=z), lambda y: y > 0),
-    "sigmoid": (lambda z: sigmoid_array(z, out=z), lambda y: y * (1 - y)),
-    "tanh": (lambda z: np.tanh(z, out=z), lambda y: 1 - y * y),
+# name: (apply it in place to z, its derivative act'(z) read off the output y, op name)
+FUSED_ACTIVATIONS: dict[str, tuple[Callable, Callable, str]] = {
+    "relu": (lambda z: np.maximum(z, 0, out=z), lambda y: y > 0, "linear_relu"),
+    "sigmoid": (lambda z: sigmoid_array(z, out=z), lambda y: y * (1 - y), "linear_sigmoid"),
+    "tanh": (lambda z: np.tanh(z, out=z), lambda y: 1 - y * y, "linear_tanh"),
 }
 
 
 def linear_activation(x: Tensor, weight: Tensor, bias: Tensor | None, activation: str) -> Tensor:
     """y = act(x Wᵀ + b), a whole hidden layer as one node.
 
-    Backward: first through the activation, G_z = G ⊙ act'(z) with act' taken from
-    the output (relu: y > 0, sigmoid: y(1 − y), tanh: 1 − y²), then the linear rule
-    with G_z.  Same numbers as ``act(linear(x, W, b))``, one node fewer.
+    act' is taken from the output (relu: y > 0, sigmoid: y(1 − y), tanh: 1 − y²).
+    Same numbers as ``act(linear(x, W, b))``, one node fewer.
     """
-    apply, slope = FUSED_ACTIVATIONS[activation]
-    out = apply(_affine(x, weight, bias))
-    parents = (x, weight) if bias is None else (x, weight, bias)
-    if not _needs_grad(*parents):
-        return _leaf(out)
-    affine_backward = _affine_backward(x, weight, bias)
-
-    def backward(g):
-        return affine_backward(g * slope(out))
-    return _node(out, parents, backward, f"linear_{activation}")
+    apply, slope, op = FUSED_ACTIVATIONS[activation]
+    return _affine_node(apply(_affine(x, weight, bias)), x, weight, bias, op, slope)

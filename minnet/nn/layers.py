@@ -49,11 +49,12 @@ class Linear(Module):
     def _input(self, x: Any) -> Tensor:
         if not isinstance(x, Tensor):  # a numpy batch of the weights' dtype is wrapped as is
             x = _leaf(x) if x.__class__ is np.ndarray and x.dtype == self.weight.data.dtype \
-                else Tensor(x, dtype=self.weight.dtype)
-        if x.ndim == 0 or x.shape[-1] != self.in_features:
+                else Tensor(x, dtype=self.weight.data.dtype)
+        shape = x.data.shape
+        if not shape or shape[-1] != self.in_features:
             raise ValueError(
-                f"{self!r}: input has last dimension {x.shape[-1] if x.ndim else 'none'} "
-                f"(shape {x.shape}), expected in_features={self.in_features}"
+                f"{self!r}: input has last dimension {shape[-1] if shape else 'none'} "
+                f"(shape {shape}), expected in_features={self.in_features}"
             )
         return x
 
@@ -110,10 +111,10 @@ class Sequential(Module):
     def forward(self, x: Any) -> Any:
         """Each layer in turn; a Linear followed by ReLU, Sigmoid or Tanh runs as one
         fused node (``linear_activation``): the same numbers, less bookkeeping."""
-        layers, i = self.layers, 0
-        while i < len(layers):
+        layers, i, n = self.layers, 0, len(self.layers)
+        while i < n:
             layer = layers[i]
-            fused = _FUSABLE.get(type(layers[i + 1])) if type(layer) is Linear and i + 1 < len(layers) else None
+            fused = _FUSABLE.get(type(layers[i + 1])) if i + 1 < n and type(layer) is Linear else None
             if fused:
                 x = layer.forward_activated(x, fused)
                 i += 2
