@@ -1,3 +1,6 @@
+import copy
+import pickle
+
 import numpy as np
 import pytest
 
@@ -94,6 +97,39 @@ def test_shared_parameter_is_listed_once():
     model = TwoBranch()
     model.branches[1] = model.branches[0]
     assert len(list(model.parameters())) == 4
+
+
+def _ids(params):
+    return [id(p) for p in params]
+
+
+def test_parameters_follow_every_change_to_the_model():
+    class Net(nn.Module):
+        def __init__(self):
+            self.blocks = [nn.Linear(2, 3)]
+            self.head = nn.Linear(3, 1)
+
+    net = Net()
+    assert _ids(net.parameters()) == _ids(p for _, p in net.named_parameters())
+    net.blocks.append(nn.Linear(3, 3))        # a list edited in place
+    assert len(list(net.parameters())) == 6
+    net.blocks[0] = nn.Linear(2, 3)           # an item replaced: same length
+    assert _ids(net.parameters()) == _ids(p for _, p in net.named_parameters())
+    net.head.weight = nn.Parameter(np.zeros((1, 3)))  # a grandchild's attribute
+    assert any(p is net.head.weight for p in net.parameters())
+    del net.head
+    assert len(list(net.parameters())) == 4
+    seq = nn.Sequential(nn.Linear(2, 2))
+    seq.append(nn.Linear(2, 2))
+    assert len(list(seq.parameters())) == 4
+
+
+def test_a_copied_or_pickled_model_lists_its_own_parameters():
+    model = nn.Sequential(nn.Linear(2, 3), nn.ReLU(), nn.Linear(3, 1))
+    list(model.parameters())  # fill the cache before copying
+    for clone in (copy.deepcopy(model), pickle.loads(pickle.dumps(model))):
+        assert _ids(clone.parameters()) == _ids(p for _, p in clone.named_parameters())
+        assert not set(_ids(clone.parameters())) & set(_ids(model.parameters()))
 
 
 def test_zero_grad_clears_gradients():

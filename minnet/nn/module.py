@@ -7,6 +7,7 @@ that sets attributes in ``__init__`` and computes in ``forward``.
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Iterator, Mapping
 from typing import Any
 
@@ -29,10 +30,31 @@ class Parameter(Tensor):
         return "Parameter " + super().__repr__()
 
 
+# Bumped whenever an attribute of any Module is set or deleted, so a cached list of
+# parameters knows when the model's structure may have changed.
+_versions = itertools.count()
+_structure_version = next(_versions)
+
+
 class Module:
     """Base class of layers and models: ``__call__`` runs ``forward``."""
 
+    # The cache lives in a slot, not in vars(self), where parameters are looked for.
+    __slots__ = ("__dict__", "__weakref__", "_parameter_cache")
     training: bool = True
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        global _structure_version
+        object.__setattr__(self, name, value)
+        _structure_version = next(_versions)
+
+    def __delattr__(self, name: str) -> None:
+        global _structure_version
+        object.__delattr__(self, name)
+        _structure_version = next(_versions)
+
+    def __getstate__(self) -> dict[str, Any]:
+        return self.__dict__  # pickles and copies rebuild the parameter cache
 
     def forward(self, *args: Any, **kwargs: Any) -> Any:
         raise NotImplementedError(f"{type(self).__name__} must define forward()")
@@ -81,15 +103,31 @@ class Module:
     def parameters(self) -> Iterator[Parameter]:
         """Every parameter once, in the order of ``named_parameters``.
 
-        A plain walk over attribute values that builds no names: ``l2_penalty(model)``
-        calls this on every training step.
+        ``l2_penalty(model)`` asks for them on every training step, so the walk is
+        cached until any module's attributes change or a list it read is edited.
         """
+        cache = getattr(self, "_parameter_cache", None)
+        if cache is not None:
+            version, lists, contents, params = cache
+            if version == _structure_version and tuple(map(tuple, lists)) == contents:
+                return iter(params)
+        version = _structure_version
+        params, lists = self._walk_parameters()
+        object.__setattr__(self, "_parameter_cache", (version, lists, tuple(map(tuple, lists)), params))
+        return iter(params)
+
+    def _walk_parameters(self) -> tuple[list[Parameter], tuple[list, ...]]:
+        """Parameters in ``named_parameters`` order (building no names), and the list
+        attributes they were found in."""
         params: list[Parameter] = []
+        lists: list[list] = []
         seen: set[int] = set()
         stack: list[Module] = [self]
         while stack:
             children = []
             for value in vars(stack.pop()).values():
+                if isinstance(value, list):
+                    lists.append(value)
                 for item in value if isinstance(value, (list, tuple)) else (value,):
                     if isinstance(item, Parameter):
                         if id(item) not in seen:
@@ -98,7 +136,7 @@ class Module:
                     elif isinstance(item, Module):
                         children.append(item)
             stack.extend(reversed(children))
-        return iter(params)
+        return params, tuple(lists)
 
     def zero_grad(self) -> None:
         """Forget accumulated gradients (set them to None, as PyTorch does by default)."""
