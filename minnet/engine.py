@@ -60,8 +60,9 @@ def _conform(g: Any, data: np.ndarray, node: Any) -> np.ndarray:
     Rules may return a broadcast shape, a numpy scalar (numpy turns 0-d results into
     scalars) or another float dtype; anything else is a bug in the rule.
     """
-    if np.shape(g) != data.shape:
-        g = unbroadcast(np.asarray(g), data.shape)
+    g = np.asarray(g)
+    if g.shape != data.shape:
+        g = unbroadcast(g, data.shape)
         if g.shape != data.shape:
             raise RuntimeError(
                 f"backward of {node.op!r} gave a gradient of shape {g.shape} "

@@ -100,12 +100,11 @@ def softmax_cross_entropy(logits: Tensor, target: Any) -> Tensor:
     target_shape = target.shape if isinstance(target, (Tensor, np.ndarray)) else np.shape(target)
     if target_shape == z.shape:
         probs = np.asarray(target.data if isinstance(target, Tensor) else target, dtype=z.dtype)
-        out = np.sum(probs * (log_total - shifted)) / n
+        out = np.add.reduce(probs * (log_total - shifted), axis=None) / n
         positions = None
     else:
         positions = _label_positions(target, n, z.shape[1])
         out = (np.add.reduce(log_total, axis=None) - np.add.reduce(shifted.take(positions))) / n
-    out = np.asarray(out, dtype=z.dtype)
     if not _needs_grad(logits):
         return _leaf(out)
 

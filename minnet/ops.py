@@ -31,7 +31,7 @@ Axis = int | tuple[int, ...] | None
 def _operands(a: Any, b: Any) -> tuple[Tensor, Tensor]:
     """Both operands as tensors; a number or array takes the other's dtype."""
     if isinstance(a, Tensor):
-        return a, _as_tensor(b, a)
+        return a, (b if isinstance(b, Tensor) else _as_tensor(b, a))
     return _as_tensor(a, b), b
 
 

@@ -39,19 +39,22 @@ class SGD:
 
     def step(self) -> None:
         lr, mu = self.lr, self.momentum
+        if not mu:
+            for p in self.params:
+                if p.grad is not None:
+                    p.data -= lr * p.grad
+            return
         for i, p in enumerate(self.params):
             g = p.grad
             if g is None:
                 continue
-            if mu:
-                v = self._velocity[i]
-                if v is None:
-                    v = self._velocity[i] = np.array(g, dtype=p.data.dtype)
-                else:
-                    v *= mu
-                    v += g
-                g = v
-            p.data -= lr * g
+            v = self._velocity[i]
+            if v is None:
+                v = self._velocity[i] = np.array(g, dtype=p.data.dtype)
+            else:
+                v *= mu
+                v += g
+            p.data -= lr * v
 
     def zero_grad(self) -> None:
         for p in self.params:

@@ -18,25 +18,23 @@ from minnet.tensor import Tensor, _leaf, _needs_grad, _node
 __all__ = ["linear", "linear_activation", "FUSED_ACTIVATIONS"]
 
 
-def _affine(x: Tensor, weight: Tensor, bias: Tensor | None) -> np.ndarray:
-    out = x.data @ weight.data.T
-    if bias is not None:
-        out += bias.data
-    return out
-
-
-def _affine_node(out: np.ndarray, x: Tensor, weight: Tensor, bias: Tensor | None,
-                 op: str, slope: Callable | None = None) -> Tensor:
-    """The node of y = act(z), z = x Wᵀ + b (no activation when ``slope`` is None).
+def _affine_node(x: Tensor, weight: Tensor, bias: Tensor | None, op: str,
+                 apply: Callable | None = None, slope: Callable | None = None) -> Tensor:
+    """y = act(z), z = x Wᵀ + b as one node (no activation when ``apply`` is None).
 
     Backward, for upstream G of shape (..., out): first through the activation,
     G_z = G ⊙ act'(z) with act' read off the output y; then the linear rule
         dL/dx = G_z W,   dL/dW = G_zᵀ x,   dL/db = Σ_rows G_z
     """
+    xd, w = x.data, weight.data
+    out = xd @ w.T
+    if bias is not None:
+        out += bias.data
+    if apply is not None:
+        apply(out)  # in place
     parents = (x, weight) if bias is None else (x, weight, bias)
     if not _needs_grad(*parents):
         return _leaf(out)
-    xd, w = x.data, weight.data
     x2 = xd if xd.ndim == 2 else xd.reshape(-1, w.shape[1])
     grad_x, grad_w = x.requires_grad, weight.requires_grad
     grad_b = bias is not None and bias.requires_grad
@@ -55,7 +53,7 @@ def _affine_node(out: np.ndarray, x: Tensor, weight: Tensor, bias: Tensor | None
 
 def linear(x: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
     """y = x Wᵀ + b for x of shape (..., in), W of shape (out, in), b of shape (out,)."""
-    return _affine_node(_affine(x, weight, bias), x, weight, bias, "linear")
+    return _affine_node(x, weight, bias, "linear")
 
 
 # name: (apply it in place to z, its derivative act'(z) read off the output y, op name)
@@ -73,4 +71,4 @@ def linear_activation(x: Tensor, weight: Tensor, bias: Tensor | None, activation
     Same numbers as ``act(linear(x, W, b))``, one node fewer.
     """
     apply, slope, op = FUSED_ACTIVATIONS[activation]
-    return _affine_node(apply(_affine(x, weight, bias)), x, weight, bias, op, slope)
+    return _affine_node(x, weight, bias, op, apply, slope)
