@@ -9,6 +9,7 @@ gradients back to each parent's shape -- the only place broadcasting is undone.
 
 from __future__ import annotations
 
+import operator
 from typing import Any
 
 import numpy as np
@@ -16,30 +17,27 @@ import numpy as np
 __all__ = ["backward", "topological_order", "unbroadcast"]
 
 _ndarray = np.ndarray
+_creation = operator.attrgetter("_seq")
 
 
 def topological_order(root: Any) -> list:
     """The op outputs behind ``root`` (root included), every one after its inputs.
 
-    Only nodes with a backward rule are listed: leaves have nothing to propagate, and
-    leaving them out keeps the walk short.  Iterative depth-first search, so a graph
-    100,000 ops deep needs no recursion.
+    Only nodes with a backward rule are listed: leaves have nothing to propagate.
+    A node is always created after its inputs, so sorting the reachable nodes by
+    creation number (``_seq``) orders them; finding them is one pass over the
+    edges, with no recursion however deep the graph.
     """
     if root._backward is None:
         return []
-    order = []
-    visited = {root}
-    stack = [(root, iter(root._parents))]
-    while stack:
-        node, parents = stack[-1]
-        for parent in parents:
-            if parent._backward is not None and parent not in visited:
-                visited.add(parent)
-                stack.append((parent, iter(parent._parents)))
-                break
-        else:
-            stack.pop()
-            order.append(node)
+    order = [root]
+    seen = {root}
+    for node in order:  # the list grows while it is walked: breadth-first search
+        for parent in node._parents:
+            if parent._backward is not None and parent not in seen:
+                seen.add(parent)
+                order.append(parent)
+    order.sort(key=_creation)
     return order
 
 
@@ -54,13 +52,12 @@ def unbroadcast(grad: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
     return grad
 
 
-def _conform(g: Any, data: np.ndarray, node: Any) -> np.ndarray:
+def _conform(g: np.ndarray, data: np.ndarray, node: Any) -> np.ndarray:
     """A rule's gradient as an array of its input's shape and dtype.
 
-    Rules may return a broadcast shape, a numpy scalar (numpy turns 0-d results into
-    scalars) or another float dtype; anything else is a bug in the rule.
+    Rules may return a broadcast shape or another float dtype; any other shape is a
+    bug in the rule.
     """
-    g = np.asarray(g)
     if g.shape != data.shape:
         g = unbroadcast(g, data.shape)
         if g.shape != data.shape:
@@ -95,8 +92,10 @@ def backward(root: Any, grad: np.ndarray) -> None:
         for parent, g in zip(node._parents, node._backward(upstream)):
             if g is None or not parent.requires_grad:
                 continue
+            if g.__class__ is not _ndarray:  # numpy turns 0-d results into scalars
+                g = np.asarray(g)
             data = parent.data
-            if g.__class__ is not _ndarray or g.shape != data.shape or g.dtype is not data.dtype:
+            if g.shape != data.shape or g.dtype is not data.dtype:
                 g = _conform(g, data, node)
             accumulated = parent.grad
             if parent._backward is not None:  # inner node: its gradient may share memory

@@ -57,6 +57,20 @@ def mse_loss(pred: Tensor, target: Any) -> Tensor:
     return _node(out, (pred, target), backward, "mse_loss")
 
 
+_row_numbers: dict[int, np.ndarray] = {}
+
+
+def _rows(n: int) -> np.ndarray:
+    """0..n-1, made once per batch size (a handful per run) and kept read-only."""
+    rows = _row_numbers.get(n)
+    if rows is None:
+        if len(_row_numbers) >= 32:
+            _row_numbers.clear()
+        rows = _row_numbers[n] = np.arange(n)
+        rows.flags.writeable = False
+    return rows
+
+
 def _label_positions(target: Any, n: int, classes: int) -> np.ndarray:
     """Flat positions of each row's true class in an (n, classes) array.
 
@@ -74,7 +88,7 @@ def _label_positions(target: Any, n: int, classes: int) -> np.ndarray:
             raise ValueError("softmax_cross_entropy: class labels must be integers")
         labels = labels.astype(np.intp)
     try:
-        return np.ravel_multi_index((np.arange(n), labels), (n, classes))
+        return np.ravel_multi_index((_rows(n), labels), (n, classes))
     except ValueError:
         bad = labels[(labels < 0) | (labels >= classes)][0]
         raise ValueError(f"softmax_cross_entropy: class label {bad} is outside [0, {classes})") from None
@@ -86,7 +100,8 @@ def softmax_cross_entropy(logits: Tensor, target: Any) -> Tensor:
     ``logits`` has shape (N, C); ``target`` is integer labels (N,) or probabilities
     (N, C).  Fused: the gradient is (softmax(logits) − onehot(target)) / N.
     """
-    logits = _as_input(logits)
+    if not isinstance(logits, Tensor):
+        logits = Tensor(logits)
     z = logits.data
     if z.ndim != 2:
         raise ValueError(f"softmax_cross_entropy: logits must have shape (N, C), got {z.shape}")

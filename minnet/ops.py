@@ -35,9 +35,11 @@ def _operands(a: Any, b: Any) -> tuple[Tensor, Tensor]:
     return _as_tensor(a, b), b
 
 
-def _broadcast(ufunc: np.ufunc, a: Tensor, b: Tensor, name: str) -> np.ndarray:
+def _elementwise(ufunc: np.ufunc, a: Any, b: Any, name: str) -> tuple[Tensor, Tensor, np.ndarray]:
+    """Both operands as tensors, and ``ufunc`` applied to them with broadcasting."""
+    a, b = _operands(a, b)
     try:
-        return ufunc(a.data, b.data)
+        return a, b, ufunc(a.data, b.data)
     except ValueError:
         raise ValueError(f"{name}: shapes {a.shape} and {b.shape} cannot be broadcast together") from None
 
@@ -52,8 +54,7 @@ def _expand(g: np.ndarray, axis: Axis, keepdims: bool) -> np.ndarray:
 # ---- arithmetic -------------------------------------------------------------------
 
 def add(a: Any, b: Any) -> Tensor:
-    a, b = _operands(a, b)
-    out = _broadcast(np.add, a, b, "add")
+    a, b, out = _elementwise(np.add, a, b, "add")
     if not _needs_grad(a, b):
         return _leaf(out)
 
@@ -63,8 +64,7 @@ def add(a: Any, b: Any) -> Tensor:
 
 
 def sub(a: Any, b: Any) -> Tensor:
-    a, b = _operands(a, b)
-    out = _broadcast(np.subtract, a, b, "sub")
+    a, b, out = _elementwise(np.subtract, a, b, "sub")
     if not _needs_grad(a, b):
         return _leaf(out)
 
@@ -74,8 +74,7 @@ def sub(a: Any, b: Any) -> Tensor:
 
 
 def mul(a: Any, b: Any) -> Tensor:
-    a, b = _operands(a, b)
-    out = _broadcast(np.multiply, a, b, "mul")
+    a, b, out = _elementwise(np.multiply, a, b, "mul")
     if not _needs_grad(a, b):
         return _leaf(out)
     x, y = a.data, b.data
@@ -86,8 +85,7 @@ def mul(a: Any, b: Any) -> Tensor:
 
 
 def div(a: Any, b: Any) -> Tensor:
-    a, b = _operands(a, b)
-    out = _broadcast(np.divide, a, b, "div")
+    a, b, out = _elementwise(np.divide, a, b, "div")
     if not _needs_grad(a, b):
         return _leaf(out)
     y = b.data
@@ -99,8 +97,7 @@ def div(a: Any, b: Any) -> Tensor:
 
 
 def pow(a: Any, b: Any) -> Tensor:
-    a, b = _operands(a, b)
-    out = _broadcast(np.power, a, b, "pow")
+    a, b, out = _elementwise(np.power, a, b, "pow")
     if not _needs_grad(a, b):
         return _leaf(out)
     x, y = a.data, b.data

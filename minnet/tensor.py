@@ -11,6 +11,7 @@ graph has no reference cycles and is freed the moment its output is dropped.
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -91,7 +92,7 @@ class Tensor:
     ``Tensor([1, 2])`` uses the default dtype (float32 unless changed).
     """
 
-    __slots__ = ("data", "grad", "requires_grad", "name", "op", "_parents", "_backward", "__weakref__")
+    __slots__ = ("data", "grad", "requires_grad", "name", "op", "_parents", "_backward", "_seq", "__weakref__")
     # numpy must defer to our reflected operators (ndarray * Tensor -> Tensor.__rmul__).
     __array_ufunc__ = None
 
@@ -173,7 +174,9 @@ class Tensor:
                     f"backward() without a gradient needs a one-element tensor, got shape {self.shape}; "
                     "pass grad= of the same shape, or reduce first (e.g. .sum())"
                 )
-            grad = np.array(1, dtype=self.data.dtype).reshape(self.data.shape)
+            grad = np.array(1, dtype=self.data.dtype)
+            if self.data.ndim:
+                grad = grad.reshape(self.data.shape)
         else:
             grad = np.asarray(grad.data if isinstance(grad, Tensor) else grad, dtype=self.data.dtype)
             if grad.shape != self.data.shape:
@@ -190,6 +193,7 @@ def tensor(data: Any, requires_grad: bool = False, dtype: Any = None, name: str 
 
 _new = object.__new__
 _ndarray = np.ndarray
+_next_seq = itertools.count().__next__
 
 
 def _leaf(data: np.ndarray) -> Tensor:
@@ -206,8 +210,13 @@ def _leaf(data: np.ndarray) -> Tensor:
 
 
 def _node(data: np.ndarray, parents: tuple, backward: Callable, op: str) -> Tensor:
-    """The output of an op that must be differentiated through."""
+    """The output of an op that must be differentiated through.
+
+    ``_seq`` numbers nodes in creation order: every node is made after its inputs,
+    which gives the engine a topological order for free.
+    """
     out = _new(Tensor)
+    out._seq = _next_seq()
     out.data = data if data.__class__ is _ndarray else np.asarray(data)
     out.grad = None
     out.requires_grad = True

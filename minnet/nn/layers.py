@@ -47,9 +47,10 @@ class Linear(Module):
         self.bias = Parameter(np.zeros(self.out_features, dtype=dtype)) if bias else None
 
     def _input(self, x: Any) -> Tensor:
-        if not isinstance(x, Tensor):  # a numpy batch of the weights' dtype is wrapped as is
-            x = _leaf(x) if x.__class__ is np.ndarray and x.dtype == self.weight.data.dtype \
-                else Tensor(x, dtype=self.weight.data.dtype)
+        if x.__class__ is np.ndarray and x.dtype is self.weight.data.dtype:
+            x = _leaf(x)  # a numpy batch of the weights' dtype is wrapped as is
+        elif not isinstance(x, Tensor):
+            x = Tensor(x, dtype=self.weight.data.dtype)
         shape = x.data.shape
         if not shape or shape[-1] != self.in_features:
             raise ValueError(
