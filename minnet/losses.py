@@ -154,9 +154,11 @@ def l2_penalty(model_or_params: Module | Iterable[Tensor]) -> Tensor:
         weights = tuple(model_or_params)
     if not weights:
         raise ValueError("l2_penalty: no weights to penalise")
-    values = [w.data for w in weights]
+    values = []
     squares = 0.0
-    for v in values:
+    for w in weights:
+        v = w.data
+        values.append(v)
         squares += float(np.vdot(v, v))
     out = np.asarray(0.5 * squares, dtype=values[0].dtype)
     if not _needs_grad(*weights):

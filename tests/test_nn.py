@@ -122,6 +122,10 @@ def test_parameters_follow_every_change_to_the_model():
     seq = nn.Sequential(nn.Linear(2, 2))
     seq.append(nn.Linear(2, 2))
     assert len(list(seq.parameters())) == 4
+    net.history = [np.zeros(2)]
+    list(net.parameters())
+    net.history[0] = np.ones(2)  # items are compared by identity, never with ==
+    assert len(list(net.parameters())) == 4
 
 
 def test_a_copied_or_pickled_model_lists_its_own_parameters():

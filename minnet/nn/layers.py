@@ -62,8 +62,11 @@ class Linear(Module):
     def forward(self, x: Any) -> Tensor:
         return linear(self._input(x), self.weight, self.bias)
 
-    def forward_activated(self, x: Any, activation: str) -> Tensor:
-        """act(self(x)) as one graph node; ``activation`` is a key of FUSED_ACTIVATIONS."""
+    def forward_activated(self, x: Any, activation: str | None) -> Tensor:
+        """act(self(x)) as one graph node; ``activation`` is a key of FUSED_ACTIVATIONS
+        (None: no activation, the same as ``self(x)``)."""
+        if activation is None:
+            return linear(self._input(x), self.weight, self.bias)
         return linear_activation(self._input(x), self.weight, self.bias, activation)
 
     def extra_repr(self) -> str:
@@ -115,10 +118,10 @@ class Sequential(Module):
         layers, i, n = self.layers, 0, len(self.layers)
         while i < n:
             layer = layers[i]
-            fused = _FUSABLE.get(type(layers[i + 1])) if i + 1 < n and type(layer) is Linear else None
-            if fused:
+            if type(layer) is Linear:
+                fused = _FUSABLE.get(type(layers[i + 1])) if i + 1 < n else None
                 x = layer.forward_activated(x, fused)
-                i += 2
+                i += 2 if fused else 1
             else:
                 x = layer(x)
                 i += 1

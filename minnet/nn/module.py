@@ -8,6 +8,7 @@ that sets attributes in ``__init__`` and computes in ``forward``.
 from __future__ import annotations
 
 import itertools
+import operator
 from collections.abc import Iterator, Mapping
 from typing import Any
 
@@ -34,6 +35,11 @@ class Parameter(Tensor):
 # parameters knows when the model's structure may have changed.
 _versions = itertools.count()
 _structure_version = next(_versions)
+
+
+def _same_items(current: list, before: tuple) -> bool:
+    """Does a list still hold the very objects it held before (compared by identity)?"""
+    return len(current) == len(before) and all(map(operator.is_, current, before))
 
 
 class Module:
@@ -109,11 +115,12 @@ class Module:
         cache = getattr(self, "_parameter_cache", None)
         if cache is not None:
             version, lists, contents, params = cache
-            if version == _structure_version and tuple(map(tuple, lists)) == contents:
+            if version == _structure_version and all(map(_same_items, lists, contents)):
                 return iter(params)
         version = _structure_version
         params, lists = self._walk_parameters()
-        object.__setattr__(self, "_parameter_cache", (version, lists, tuple(map(tuple, lists)), params))
+        contents = tuple(tuple(items) for items in lists)
+        object.__setattr__(self, "_parameter_cache", (version, lists, contents, params))
         return iter(params)
 
     def _walk_parameters(self) -> tuple[list[Parameter], tuple[list, ...]]:
