@@ -402,7 +402,10 @@ def time_epochs(trainers: dict[str, Trainer], perms: list[np.ndarray],
                 clock: Callable[[], float]) -> tuple[dict[str, list[float]], dict[str, float]]:
     """Interleave: epoch r of every trainer, in an order rotated by r, for each r.
 
-    Returns the epoch times and each trainer's mean batch loss in its last epoch.
+    Each timed epoch follows an untimed one of the same trainer on the same
+    permutation, so no implementation is timed on the caches another one has just
+    evicted: a user trains one framework at a time.  Returns the epoch times and
+    each trainer's mean batch loss in its last epoch.
     """
     names = list(trainers)
     times: dict[str, list[float]] = {name: [] for name in names}
@@ -410,6 +413,7 @@ def time_epochs(trainers: dict[str, Trainer], perms: list[np.ndarray],
     for r, perm in enumerate(perms):
         for name in names[r % len(names):] + names[:r % len(names)]:
             gc.collect()  # don't charge one implementation for another's garbage
+            trainers[name].epoch(perm)  # warm-up
             start = clock()
             last_loss[name] = trainers[name].epoch(perm)
             times[name].append(clock() - start)

@@ -102,7 +102,7 @@ def backward(root: Any, grad: np.ndarray) -> None:
                 parent.grad = g if accumulated is None else accumulated + g
             elif accumulated is not None:     # a leaf's gradient is its own: add in place
                 accumulated += g
-            elif g is upstream or g.base is not None or not g.flags.writeable:
+            elif g is upstream or g.base is not None:  # shared, or a view of something else
                 parent.grad = g.copy()
             else:
                 parent.grad = g
