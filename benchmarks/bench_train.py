@@ -20,7 +20,9 @@ excluded.  scikit-learn divides its ``alpha`` by the batch size, so it gets
 ``alpha = lam * batch_size``.
 
 Timing: implementations run interleaved (one epoch of each, in a rotating order,
-repeated), BLAS and torch are limited to one thread (``--threads``), and the tables
+repeated; each timed epoch right after an untimed one of the same implementation,
+so none is timed on the caches another has just evicted), BLAS and torch are
+limited to one thread (``--threads``), and the tables
 give the minimum and median epoch time and the ratio of minimums to numpy.  On a busy
 machine, ``--clock cpu`` measures this process's CPU time instead of wall time.  A scaling
 section then checks that epoch time grows linearly with the data, backward time
@@ -98,8 +100,8 @@ def _wide(n: int) -> tuple[np.ndarray, np.ndarray]:
 
 
 WORKLOADS: dict[str, Workload] = {
-    "digits": Workload("digits", _digits, (128,), batch=32, lr=0.05, lam=1e-4, repeats=15),
-    "moons": Workload("moons", lambda: _moons(10_000), (64, 64), batch=64, lr=0.1, lam=1e-4, repeats=9),
+    "digits": Workload("digits", _digits, (128,), batch=32, lr=0.05, lam=1e-4, repeats=20),
+    "moons": Workload("moons", lambda: _moons(10_000), (64, 64), batch=64, lr=0.1, lam=1e-4, repeats=12),
     "wide": Workload("wide", lambda: _wide(20_000), (512, 512), batch=256, lr=0.05, lam=1e-4, repeats=5),
 }
 
