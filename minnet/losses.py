@@ -71,13 +71,12 @@ def _rows(n: int) -> np.ndarray:
     return rows
 
 
-def _label_positions(target: Any, n: int, classes: int) -> np.ndarray:
+def _label_positions(labels: np.ndarray, n: int, classes: int) -> np.ndarray:
     """Flat positions of each row's true class in an (n, classes) array.
 
     ``ravel_multi_index`` also checks every label against [0, classes), so a
     negative label cannot silently pick a class from the end.
     """
-    labels = target.data if isinstance(target, Tensor) else np.asarray(target)
     if labels.shape != (n,):
         raise ValueError(
             f"softmax_cross_entropy: target has shape {labels.shape}; expected class labels of shape "
@@ -112,9 +111,9 @@ def softmax_cross_entropy(logits: Tensor, target: Any) -> Tensor:
     total = np.add.reduce(e, axis=1, keepdims=True)
     log_total = np.log(total)
 
-    target_shape = target.shape if isinstance(target, (Tensor, np.ndarray)) else np.shape(target)
-    if target_shape == z.shape:
-        probs = np.asarray(target.data if isinstance(target, Tensor) else target, dtype=z.dtype)
+    target = target.data if isinstance(target, Tensor) else np.asarray(target)
+    if target.shape == z.shape:
+        probs = target.astype(z.dtype, copy=False)
         out = np.add.reduce(probs * (log_total - shifted), axis=None) / n
         positions = None
     else:
