@@ -1,6 +1,10 @@
 """Reading what a run leaves on disk, shared by the command-line tests."""
 
 import csv
+import signal
+import subprocess
+import sys
+from pathlib import Path
 
 import numpy as np
 
@@ -27,3 +31,16 @@ def checkpoint_params(run_dir):
 
 def same_params(a, b):
     return set(a) == set(b) and all(np.array_equal(a[k], b[k]) for k in a)
+
+
+def start_train(args, cwd):
+    """Start ``train.py args`` as a user would, so that Ctrl-C (SIGINT) reaches it.
+
+    A shell that runs the test suite in the background makes its children ignore
+    SIGINT, and Python then never raises KeyboardInterrupt; restore the default.
+    """
+    root = Path(__file__).resolve().parents[1]
+    return subprocess.Popen(
+        [sys.executable, str(root / "train.py"), *map(str, args)], cwd=cwd,
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))

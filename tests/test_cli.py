@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from run_files import checkpoint_params, config_in_empty_folder, read_csv, same_params
+from run_files import checkpoint_params, config_in_empty_folder, read_csv, same_params, start_train
 
 from minnet.cli import main
 
@@ -259,8 +259,7 @@ def test_divergence_exits_3_and_keeps_history(tiny, tmp_path, capsys):
 def test_ctrl_c_saves_finished_epochs_and_resume_matches_a_straight_run(tmp_path):
     config = tmp_path / "long.toml"
     config.write_text(TINY.replace("epochs = 3", "epochs = 100000").replace("n_samples = 200", "n_samples = 2000"))
-    process = subprocess.Popen([sys.executable, str(ROOT / "train.py"), str(config), "--quiet", "--out", "long"],
-                               cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    process = start_train([config, "--quiet", "--out", "long"], cwd=tmp_path)
     history = tmp_path / "long" / "history.csv"
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline and (not history.exists() or len(history.read_text().splitlines()) < 4):

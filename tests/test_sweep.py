@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 
-from run_files import checkpoint_params, config_in_empty_folder, read_csv, same_params
+from run_files import checkpoint_params, config_in_empty_folder, read_csv, same_params, start_train
 
 from minnet.cli import main
 from minnet.sweep import parse_sweep
@@ -138,17 +138,11 @@ def test_l2_sweep_config_shows_overfitting_without_a_penalty(tmp_path):
 
 def test_ctrl_c_stops_the_sweep_and_keeps_finished_runs(tmp_path):
     import signal
-    import subprocess
-    import sys
     import time
 
-    root = Path(__file__).resolve().parents[1]
     config = tmp_path / "long.toml"
     config.write_text(TINY.replace("epochs = 4", "epochs = 300"))
-    process = subprocess.Popen(
-        [sys.executable, str(root / "train.py"), str(config), "--quiet", "--out", "s",
-         "--sweep", "loss.l2=0,0.01,0.1,1"],
-        cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    process = start_train([config, "--quiet", "--out", "s", "--sweep", "loss.l2=0,0.01,0.1,1"], cwd=tmp_path)
     summary = tmp_path / "s" / "summary.csv"
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline and not summary.exists():
