@@ -12,6 +12,8 @@ The ops are also bound as Tensor methods and operators at the bottom of this fil
 
 from __future__ import annotations
 
+import operator
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -35,11 +37,23 @@ def _operands(a: Any, b: Any) -> tuple[Tensor, Tensor]:
     return _as_tensor(a, b), b
 
 
-def _elementwise(ufunc: np.ufunc, a: Any, b: Any, name: str) -> tuple[Tensor, Tensor, np.ndarray]:
-    """Both operands as tensors, and ``ufunc`` applied to them with broadcasting."""
-    a, b = _operands(a, b)
+def _elementwise(op: Callable, a: Any, b: Any, name: str) -> tuple[Tensor, Tensor, np.ndarray]:
+    """Both operands as tensors, and ``op`` (``operator.add``, ...) applied to them
+    with numpy's broadcasting.
+
+    Two one-element (0-d) operands, as in ``loss + lam * penalty``, are combined as
+    numpy scalars: the same arithmetic, at a third of the cost of a ufunc call.
+    """
+    if isinstance(a, Tensor):
+        if not isinstance(b, Tensor):
+            b = _as_tensor(b, a)
+    else:
+        a = _as_tensor(a, b)
+    x, y = a.data, b.data
+    if not x.ndim and not y.ndim:
+        return a, b, op(x[()], y[()])
     try:
-        return a, b, ufunc(a.data, b.data)
+        return a, b, op(x, y)
     except ValueError:
         raise ValueError(f"{name}: shapes {a.shape} and {b.shape} cannot be broadcast together") from None
 
@@ -54,7 +68,7 @@ def _expand(g: np.ndarray, axis: Axis, keepdims: bool) -> np.ndarray:
 # ---- arithmetic -------------------------------------------------------------------
 
 def add(a: Any, b: Any) -> Tensor:
-    a, b, out = _elementwise(np.add, a, b, "add")
+    a, b, out = _elementwise(operator.add, a, b, "add")
     if not _needs_grad(a, b):
         return _leaf(out)
 
@@ -64,7 +78,7 @@ def add(a: Any, b: Any) -> Tensor:
 
 
 def sub(a: Any, b: Any) -> Tensor:
-    a, b, out = _elementwise(np.subtract, a, b, "sub")
+    a, b, out = _elementwise(operator.sub, a, b, "sub")
     if not _needs_grad(a, b):
         return _leaf(out)
 
@@ -74,7 +88,7 @@ def sub(a: Any, b: Any) -> Tensor:
 
 
 def mul(a: Any, b: Any) -> Tensor:
-    a, b, out = _elementwise(np.multiply, a, b, "mul")
+    a, b, out = _elementwise(operator.mul, a, b, "mul")
     if not _needs_grad(a, b):
         return _leaf(out)
     x, y = a.data, b.data
@@ -85,7 +99,7 @@ def mul(a: Any, b: Any) -> Tensor:
 
 
 def div(a: Any, b: Any) -> Tensor:
-    a, b, out = _elementwise(np.divide, a, b, "div")
+    a, b, out = _elementwise(operator.truediv, a, b, "div")
     if not _needs_grad(a, b):
         return _leaf(out)
     y = b.data
@@ -97,7 +111,7 @@ def div(a: Any, b: Any) -> Tensor:
 
 
 def pow(a: Any, b: Any) -> Tensor:
-    a, b, out = _elementwise(np.power, a, b, "pow")
+    a, b, out = _elementwise(operator.pow, a, b, "pow")
     if not _needs_grad(a, b):
         return _leaf(out)
     x, y = a.data, b.data
