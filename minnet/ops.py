@@ -44,11 +44,7 @@ def _elementwise(op: Callable, a: Any, b: Any, name: str) -> tuple[Tensor, Tenso
     Two one-element (0-d) operands, as in ``loss + lam * penalty``, are combined as
     numpy scalars: the same arithmetic, at a third of the cost of a ufunc call.
     """
-    if isinstance(a, Tensor):
-        if not isinstance(b, Tensor):
-            b = _as_tensor(b, a)
-    else:
-        a = _as_tensor(a, b)
+    a, b = _operands(a, b)
     x, y = a.data, b.data
     if not x.ndim and not y.ndim:
         return a, b, op(x[()], y[()])
