@@ -66,7 +66,7 @@ class Linear(Module):
         """act(self(x)) as one graph node; ``activation`` is a key of FUSED_ACTIVATIONS
         (None: no activation, the same as ``self(x)``)."""
         if activation is None:
-            return linear(self._input(x), self.weight, self.bias)
+            return self.forward(x)
         return linear_activation(self._input(x), self.weight, self.bias, activation)
 
     def extra_repr(self) -> str:
