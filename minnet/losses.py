@@ -147,18 +147,18 @@ def l2_penalty(model_or_params: Module | Iterable[Tensor]) -> Tensor:
     Given a Module, W ranges over its weight matrices (parameters with ≥ 2 dims),
     so biases are excluded.  Given tensors, every one of them is penalised.
     """
-    every_tensor = not isinstance(model_or_params, Module)
-    weights, values, squares = [], [], 0.0
-    for w in model_or_params if every_tensor else model_or_params.parameters():
-        v = w.data
-        if every_tensor or v.ndim >= 2:  # the weight_matrices of a model
-            weights.append(w)
-            values.append(v)
-            squares += float(np.vdot(v, v))
+    if isinstance(model_or_params, Module):
+        weights = tuple(weight_matrices(model_or_params))
+    else:
+        weights = tuple(model_or_params)
     if not weights:
         raise ValueError("l2_penalty: no weights to penalise")
+    values, squares = [], 0.0
+    for w in weights:
+        v = w.data
+        values.append(v)
+        squares += float(np.vdot(v, v))
     out = np.asarray(0.5 * squares, dtype=values[0].dtype)
-    weights = tuple(weights)
     if not _needs_grad(*weights):
         return _leaf(out)
 
