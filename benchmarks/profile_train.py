@@ -47,7 +47,7 @@ def phase_times(trainer: bench.MinnetTrainer, perms: list[np.ndarray]) -> dict[s
             t2 = clock()
             ce = losses.softmax_cross_entropy(out, yb)
             t3 = clock()
-            l2 = losses.l2_penalty(model)
+            l2 = losses.l2_penalty(trainer.weights)
             t4 = clock()
             loss = ce + p.lam * l2
             t5 = clock()
