@@ -78,6 +78,7 @@ _MATRIX = {
     "mse_loss": ("{G}·({0}−{1})/n", "−{G}·({0}−{1})/n"),
     "softmax_cross_entropy": ("{G}·(softmax({0}) − onehot)/N",),
     "l2_penalty": "{G}·{p}",  # the same rule for every input
+    "l2_regularized": ("{G}", "λ·{G}·{p}"),  # the loss, then every weight
 }
 
 
@@ -258,7 +259,7 @@ def _formula(op: str, i: int, args: list[str], out: str, root: str) -> str:
         expression, derivatives = _ELEMENTWISE[op]
         return f"∂({expression.format(*operands)})/∂{args[i]} = {derivatives[i].format(*operands)}"
     rules = _MATRIX.get(op, f"{op}'s rule applied to {{G}}")
-    rule = rules if isinstance(rules, str) else rules[i]
+    rule = rules if isinstance(rules, str) else rules[min(i, len(rules) - 1)]  # the last one repeats
     gradient = f"∂{root}/∂{out}"
     return f"∂{root}/∂{args[i]} = " + rule.format(*operands, G=gradient, out=_operand(out), p=operands[i])
 

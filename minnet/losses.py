@@ -7,6 +7,7 @@ Conventions, written once:
 * ``softmax_cross_entropy`` is the mean over the batch of −log softmax(logits)[target].
 * ``l2_penalty`` is R = ½ Σ‖W‖² over weight matrices, biases excluded, so the
   regularized loss reads like the math: ``L_reg = L + lam * R``.
+  ``l2_regularized(L, model, lam)`` is the same L_reg as a single node.
 
 How λ (``lam``) relates to other libraries, for a minibatch of size n:
 scikit-learn's MLP minimises L + (alpha / n)·R, so alpha = λ·n; PyTorch's SGD
@@ -16,6 +17,8 @@ PyTorch applies it to biases too unless told otherwise).
 
 from __future__ import annotations
 
+import math
+import numbers
 from collections.abc import Iterable
 from typing import Any
 
@@ -24,7 +27,7 @@ import numpy as np
 from minnet.nn.module import Module
 from minnet.tensor import Tensor, _leaf, _needs_grad, _node
 
-__all__ = ["mse_loss", "softmax_cross_entropy", "l2_penalty", "weight_matrices", "LOSSES"]
+__all__ = ["mse_loss", "softmax_cross_entropy", "l2_penalty", "l2_regularized", "weight_matrices", "LOSSES"]
 
 
 def _as_input(value: Any, like: Tensor | None = None) -> Tensor:
@@ -141,30 +144,64 @@ def weight_matrices(model: Module) -> list[Tensor]:
     return [p for p in model.parameters() if p.data.ndim >= 2]
 
 
+def _half_squared_norms(model_or_params: Module | Iterable[Tensor], caller: str) -> tuple:
+    """The tensors ``l2_penalty`` covers, their arrays, and R = ½ Σ ‖W‖² in their dtype."""
+    if isinstance(model_or_params, Module):
+        weights = tuple(weight_matrices(model_or_params))
+    else:
+        weights = tuple(model_or_params)
+    if not weights:
+        raise ValueError(f"{caller}: no weights to penalise")
+    values, squares = [], 0.0
+    for w in weights:
+        v = w.data
+        values.append(v)
+        squares += float(np.vdot(v, v))
+    return weights, values, np.asarray(0.5 * squares, dtype=values[0].dtype)
+
+
 def l2_penalty(model_or_params: Module | Iterable[Tensor]) -> Tensor:
     """R = ½ Σ ‖W‖², one node; dR/dW = W.
 
     Given a Module, W ranges over its weight matrices (parameters with ≥ 2 dims),
     so biases are excluded.  Given tensors, every one of them is penalised.
     """
-    if isinstance(model_or_params, Module):
-        weights = tuple(weight_matrices(model_or_params))
-    else:
-        weights = tuple(model_or_params)
-    if not weights:
-        raise ValueError("l2_penalty: no weights to penalise")
-    values, squares = [], 0.0
-    for w in weights:
-        v = w.data
-        values.append(v)
-        squares += float(np.vdot(v, v))
-    out = np.asarray(0.5 * squares, dtype=values[0].dtype)
+    weights, values, out = _half_squared_norms(model_or_params, "l2_penalty")
     if not _needs_grad(*weights):
         return _leaf(out)
 
     def backward(g):
         return [g * v for v in values]
     return _node(out, weights, backward, "l2_penalty")
+
+
+def l2_regularized(loss: Tensor, model_or_params: Module | Iterable[Tensor], lam: float) -> Tensor:
+    """loss + lam * l2_penalty(model_or_params) as one node: the same numbers.
+
+    Backward: dL_reg/dloss = 1, and the penalty adds lam·W to each W's gradient.
+    Written out, the regularized loss is three graph nodes (R, lam·R and their sum);
+    as one node it saves a small MLP's training step several microseconds of
+    bookkeeping.  Training loops use this form, the examples the readable one.
+    """
+    # a float skips the (slower) abstract-base-class check
+    if not ((lam.__class__ is float or isinstance(lam, numbers.Real)) and 0 <= lam < math.inf):
+        raise ValueError(f"l2_regularized: lam must be a finite number >= 0, got {lam!r}")
+    if not isinstance(loss, Tensor):
+        loss = Tensor(loss)
+    if loss.data.size != 1:
+        raise ValueError(f"l2_regularized: loss must be a single number, got shape {loss.shape}")
+    weights, values, penalty = _half_squared_norms(model_or_params, "l2_regularized")
+    scale = np.asarray(lam, dtype=penalty.dtype)
+    x = loss.data
+    out = (x if x.ndim else x[()]) + scale[()] * penalty[()]  # the arithmetic of loss + lam * R
+    parents = (loss, *weights)
+    if not _needs_grad(*parents):
+        return _leaf(out)
+
+    def backward(g):
+        g_penalty = g * scale
+        return (g, *[g_penalty * v for v in values])
+    return _node(out, parents, backward, "l2_regularized")
 
 
 LOSSES = {

@@ -110,3 +110,77 @@ def test_losses_build_no_graph_under_no_grad():
     with mn.no_grad():
         assert not losses.softmax_cross_entropy(logits, np.array([0, 1, 1])).requires_grad
         assert not losses.mse_loss(logits, np.zeros((3, 2))).requires_grad
+        assert not losses.l2_regularized(losses.mse_loss(logits, np.zeros((3, 2))), [logits], 0.1).requires_grad
+
+
+def _two_layer_model(dtype):
+    rng = np.random.default_rng(2)
+    return nn.Sequential(nn.Linear(3, 5, rng=rng, dtype=dtype), nn.Tanh(), nn.Linear(5, 4, rng=rng, dtype=dtype))
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_l2_regularized_is_loss_plus_lam_times_penalty_exactly(dtype):
+    """One node, but the same numbers as the three-node expression, bit for bit."""
+    X, y, lam = RNG.normal(size=(6, 3)).astype(dtype), np.array([0, 1, 2, 3, 0, 1]), 0.03
+    results = []
+    for fused in (True, False):
+        model = _two_layer_model(dtype)
+        weights = losses.weight_matrices(model)
+        ce = losses.softmax_cross_entropy(model(X), y)
+        loss = losses.l2_regularized(ce, weights, lam) if fused else ce + lam * losses.l2_penalty(weights)
+        loss.backward()
+        results.append((loss.data, [p.grad for p in model.parameters()], loss.op))
+    (fused_value, fused_grads, op), (value, grads, _) = results
+    assert op == "l2_regularized" and fused_value.dtype == dtype and fused_value.shape == ()
+    np.testing.assert_array_equal(fused_value, value)
+    for a, b in zip(fused_grads, grads):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_l2_regularized_gradcheck_with_a_weight_used_twice():
+    """The loss depends on the weights too, and one weight is listed twice."""
+    w = mn.Tensor(RNG.normal(size=(2, 3)), requires_grad=True)
+    v = mn.Tensor(RNG.normal(size=3), requires_grad=True)
+    x = mn.Tensor(RNG.normal(size=(4, 3)), requires_grad=True)
+    assert mn.gradcheck(lambda w, v, x: losses.l2_regularized(((x @ w.T) ** 2).sum() + (x * v).sum(), [w, v, w], 0.7),
+                        w, v, x)
+
+
+def test_l2_regularized_keeps_a_one_element_loss_shape():
+    w = mn.Tensor(RNG.normal(size=(2, 2)), requires_grad=True)
+    assert mn.gradcheck(lambda w: losses.l2_regularized((w * w).sum().reshape(1), [w], 0.5), w)
+    assert losses.l2_regularized(mn.Tensor(np.ones(1)), [w], 0.5).shape == (1,)
+
+
+def test_l2_regularized_of_a_model_covers_its_weight_matrices_only():
+    model = _two_layer_model(np.float64)
+    loss = losses.l2_regularized(mn.tensor(1.0, dtype=np.float64), model, 0.25)
+    loss.backward()
+    assert loss.item() == pytest.approx(1.0 + 0.25 * losses.l2_penalty(model).item())
+    np.testing.assert_array_equal(model[0].weight.grad, 0.25 * model[0].weight.data)
+    assert model[0].bias.grad is None
+
+
+@pytest.mark.parametrize("lam", [-0.1, float("nan"), float("inf"), "0.1", None])
+def test_l2_regularized_rejects_a_bad_strength(lam):
+    with pytest.raises(ValueError, match="lam must be a finite number >= 0"):
+        losses.l2_regularized(mn.tensor(1.0), [mn.Tensor(np.ones((2, 2)), requires_grad=True)], lam)
+
+
+def test_l2_regularized_rejects_a_loss_that_is_not_one_number_and_no_weights():
+    w = mn.Tensor(np.ones((2, 2)), requires_grad=True)
+    with pytest.raises(ValueError, match=r"loss must be a single number, got shape \(2,\)"):
+        losses.l2_regularized(mn.Tensor(np.ones(2)), [w], 0.1)
+    with pytest.raises(ValueError, match="l2_regularized: no weights to penalise"):
+        losses.l2_regularized(mn.tensor(1.0), [], 0.1)
+
+
+def test_l2_regularized_explains_its_rule_for_every_input():
+    w1 = mn.Tensor(np.ones((2, 2)), requires_grad=True, name="W1")
+    w2 = mn.Tensor(np.ones((2, 3)), requires_grad=True, name="W2")
+    loss = losses.l2_regularized((w1 * 2).sum(), [w1, w2], 0.5)
+    loss.backward()
+    loss.name = "L"
+    formulas = [row.formula for row in mn.graph.explain_rows(loss) if row.op == "l2_regularized"]
+    assert formulas[1:] == ["∂L/∂W1 = λ·∂L/∂L·W1", "∂L/∂W2 = λ·∂L/∂L·W2"]
+    assert len(formulas) == 3 and "λ" not in formulas[0]
