@@ -148,7 +148,7 @@ class _MLP(BaseEstimator):
                 for index in minibatches(len(X), self.batch_size, self.shuffle, rng):
                     loss = loss_fn(model(Tensor(X[index])), target[index])
                     if self.l2:
-                        loss = loss + self.l2 * losses.l2_penalty(weights)
+                        loss = losses.l2_regularized(loss, weights, self.l2)
                     value = loss.item()
                     if not math.isfinite(value):
                         raise self._diverged(epoch, f"the loss became {value}")

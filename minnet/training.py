@@ -262,7 +262,7 @@ def minibatch_loss(run: _Run, index: np.ndarray, weights: list[Tensor]) -> Tenso
     """L + l2·R on the training rows ``index``; ``weights`` are the penalised matrices."""
     loss = run.loss_fn(run.model(Tensor(run.dataset.X_train[index])), run.targets[0][index])
     if run.config.loss.l2:
-        loss = loss + run.config.loss.l2 * losses.l2_penalty(weights)
+        loss = losses.l2_regularized(loss, weights, run.config.loss.l2)
     return loss
 
 

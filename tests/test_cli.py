@@ -300,7 +300,7 @@ def test_plot_without_matplotlib_says_how_to_install(tiny, monkeypatch, capsys):
 def test_graph_command_draws_one_training_step(tiny, tmp_path):
     assert main(["graph", str(tiny), "-o", "step.dot", "--set", "loss.l2=0.01"]) == 0
     dot = (tmp_path / "step.dot").read_text()
-    assert "0.weight" in dot and "linear" in dot and "l2_penalty" in dot and "softmax_cross_entropy" in dot
+    assert "0.weight" in dot and "linear" in dot and "l2_regularized" in dot and "softmax_cross_entropy" in dot
 
 
 @pytest.mark.parametrize("dataset", ["iris", "csv"])
