@@ -3,9 +3,9 @@
 The same MLP is trained on the same standardized data, from the same initial weights,
 with the same learning rate and L2 strength, by:
 
-* ``minnet``  -- a plain user loop: ``nn.Sequential``, fused ``softmax_cross_entropy``
-  plus ``lam * l2_penalty(weights)`` (the weight matrices found once, as minnet's own
-  training loop does), ``zero_grad(); backward(); step()``;
+* ``minnet``  -- the loop minnet's own trainer runs: ``nn.Sequential``, fused
+  ``softmax_cross_entropy`` regularized by ``l2_regularized`` (``ce + lam * R`` as one
+  node, the weight matrices found once), ``zero_grad(); backward(); step()``;
 * ``numpy``   -- a hand-written forward/backward pass with no autograd: the floor a
   numpy-based framework can reach (every ratio in the tables is relative to it);
 * ``sklearn`` -- ``MLPClassifier(solver="sgd")`` timed on ``partial_fit`` epochs;
@@ -250,8 +250,8 @@ class NumpyTrainer:
 
 
 class MinnetTrainer:
-    """The loop a minnet user writes, as minnet's own trainer runs it: the weight
-    matrices L2 covers are found once, not on every step."""
+    """The loop minnet's own trainer runs: the weight matrices L2 covers are found
+    once, and the regularized loss is one node (``l2_regularized``)."""
 
     def __init__(self, problem: Problem):
         from minnet import losses, nn, optim
@@ -282,7 +282,7 @@ class MinnetTrainer:
         total, steps = 0.0, 0
         for start in range(0, len(perm), batch):
             idx = perm[start:start + batch]
-            loss = losses.softmax_cross_entropy(model(X[idx]), y[idx]) + lam * losses.l2_penalty(weights)
+            loss = losses.l2_regularized(losses.softmax_cross_entropy(model(X[idx]), y[idx]), weights, lam)
             opt.zero_grad()
             loss.backward()
             opt.step()
