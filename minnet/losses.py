@@ -18,16 +18,20 @@ PyTorch applies it to biases too unless told otherwise).
 from __future__ import annotations
 
 import math
-import numbers
 from collections.abc import Iterable
 from typing import Any
 
 import numpy as np
 
+from minnet import hparams
+from minnet.autograd.extend import Formula, constant, needs_grad, record
+from minnet.autograd.tensor import Tensor
 from minnet.nn.module import Module
-from minnet.tensor import Tensor, _leaf, _needs_grad, _node
 
-__all__ = ["mse_loss", "softmax_cross_entropy", "l2_penalty", "l2_regularized", "weight_matrices", "LOSSES"]
+__all__ = ["mse_loss", "softmax_cross_entropy", "l2_penalty", "l2_regularized", "weight_matrices", "LOSSES",
+           "FORMULAS"]
+
+FORMULAS: dict[str, Formula] = {}
 
 
 def _as_input(value: Any, like: Tensor | None = None) -> Tensor:
@@ -51,27 +55,16 @@ def mse_loss(pred: Tensor, target: Any) -> Tensor:
             raise ValueError(f"mse_loss: target has shape {target.shape}, expected {pred.shape} like pred")
     diff = pred.data - target.data
     out = np.asarray(0.5 * np.mean(diff * diff), dtype=pred.dtype)
-    if not _needs_grad(pred, target):
-        return _leaf(out)
+    if not needs_grad(pred, target):
+        return constant(out)
 
     def backward(g):
         gp = g * diff / diff.size
         return (gp if pred.requires_grad else None), (-gp if target.requires_grad else None)
-    return _node(out, (pred, target), backward, "mse_loss")
+    return record(out, (pred, target), backward, "mse_loss")
 
 
-_row_numbers: dict[int, np.ndarray] = {}
-
-
-def _rows(n: int) -> np.ndarray:
-    """0..n-1, made once per batch size (a handful per run) and kept read-only."""
-    rows = _row_numbers.get(n)
-    if rows is None:
-        if len(_row_numbers) >= 32:
-            _row_numbers.clear()
-        rows = _row_numbers[n] = np.arange(n)
-        rows.flags.writeable = False
-    return rows
+FORMULAS["mse_loss"] = Formula.gradient("{G}·({0}−{1})/n", "−{G}·({0}−{1})/n")
 
 
 def _label_positions(labels: np.ndarray, n: int, classes: int) -> np.ndarray:
@@ -90,7 +83,7 @@ def _label_positions(labels: np.ndarray, n: int, classes: int) -> np.ndarray:
             raise ValueError("softmax_cross_entropy: class labels must be integers")
         labels = labels.astype(np.intp)
     try:
-        return np.ravel_multi_index((_rows(n), labels), (n, classes))
+        return np.ravel_multi_index((np.arange(n), labels), (n, classes))
     except ValueError:
         bad = labels[(labels < 0) | (labels >= classes)][0]
         raise ValueError(f"softmax_cross_entropy: class label {bad} is outside [0, {classes})") from None
@@ -100,7 +93,10 @@ def softmax_cross_entropy(logits: Tensor, target: Any) -> Tensor:
     """Mean over the batch of −log softmax(logits)[target], computed stably.
 
     ``logits`` has shape (N, C); ``target`` is integer labels (N,) or probabilities
-    (N, C).  Fused: the gradient is (softmax(logits) − onehot(target)) / N.
+    (N, C).  Fused: the gradient is (softmax(logits) − onehot(target)) / N (for
+    probabilities p, rows that need not sum to one: (softmax·Σp − p) / N).  A
+    probability target that requires grad gets −log softmax(logits) / N; labels are
+    not differentiable, and a label target that requires grad is an error.
     """
     if not isinstance(logits, Tensor):
         logits = Tensor(logits)
@@ -114,26 +110,43 @@ def softmax_cross_entropy(logits: Tensor, target: Any) -> Tensor:
     total = np.add.reduce(e, axis=1, keepdims=True)
     log_total = np.log(total)
 
-    target = target.data if isinstance(target, Tensor) else np.asarray(target)
+    target_tensor = target if isinstance(target, Tensor) else None
+    target = target.data if target_tensor is not None else np.asarray(target)
     if target.shape == z.shape:
         probs = target.astype(z.dtype, copy=False)
         out = np.add.reduce(probs * (log_total - shifted), axis=None) / n
         positions = None
     else:
+        if target_tensor is not None and target_tensor.requires_grad:
+            raise ValueError(
+                "softmax_cross_entropy: class labels are not differentiable; "
+                "pass them without requires_grad (or pass probabilities of shape (N, C))"
+            )
         positions = _label_positions(target, n, z.shape[1])
         out = (np.add.reduce(log_total, axis=None) - np.add.reduce(shifted.take(positions))) / n
-    if not _needs_grad(logits):
-        return _leaf(out)
+    grad_target = positions is None and target_tensor is not None and target_tensor.requires_grad
+    parents = (logits, target_tensor) if grad_target else (logits,)
+    if not needs_grad(*parents):
+        return constant(out)
+    grad_logits = logits.requires_grad
 
     def backward(g):
-        grad = e / total  # softmax
-        if positions is None:  # rows of probs need not sum to one
-            grad = grad * probs.sum(axis=1, keepdims=True) - probs
-        else:
-            grad.ravel()[positions] -= 1  # minus the one-hot target; grad is contiguous
-        grad *= float(g) / n
-        return (grad,)
-    return _node(out, (logits,), backward, "softmax_cross_entropy")
+        scale = float(g) / n
+        gz = None
+        if grad_logits:
+            gz = np.divide(e, total, order="C")  # softmax, C-ordered so ravel() below is a view
+            if positions is None:  # rows of probs need not sum to one
+                gz = gz * probs.sum(axis=1, keepdims=True) - probs
+            else:
+                gz.ravel()[positions] -= 1  # minus the one-hot target
+            gz *= scale
+        if not grad_target:
+            return (gz,)
+        return gz, (log_total - shifted) * scale  # d/dp of Σ p·(log Σe − shifted) / N
+    return record(out, parents, backward, "softmax_cross_entropy")
+
+
+FORMULAS["softmax_cross_entropy"] = Formula.gradient("{G}·(softmax({0}) − onehot)/N", "−{G}·log softmax({0})/N")
 
 
 def weight_matrices(model: Module) -> list[Tensor]:
@@ -167,12 +180,15 @@ def l2_penalty(model_or_params: Module | Iterable[Tensor]) -> Tensor:
     so biases are excluded.  Given tensors, every one of them is penalised.
     """
     weights, values, out = _half_squared_norms(model_or_params, "l2_penalty")
-    if not _needs_grad(*weights):
-        return _leaf(out)
+    if not needs_grad(*weights):
+        return constant(out)
 
     def backward(g):
         return [g * v for v in values]
-    return _node(out, weights, backward, "l2_penalty")
+    return record(out, weights, backward, "l2_penalty")
+
+
+FORMULAS["l2_penalty"] = Formula.gradient("{G}·{p}")  # the same rule for every weight
 
 
 def l2_regularized(loss: Tensor, model_or_params: Module | Iterable[Tensor], lam: float) -> Tensor:
@@ -183,9 +199,8 @@ def l2_regularized(loss: Tensor, model_or_params: Module | Iterable[Tensor], lam
     as one node it saves a small MLP's training step several microseconds of
     bookkeeping.  Training loops use this form, the examples the readable one.
     """
-    # a float skips the (slower) abstract-base-class check
-    if not ((lam.__class__ is float or isinstance(lam, numbers.Real)) and 0 <= lam < math.inf):
-        raise ValueError(f"l2_regularized: lam must be a finite number >= 0, got {lam!r}")
+    if not (lam.__class__ is float and 0 <= lam < math.inf):  # the common case, checked cheaply
+        lam = hparams.RULES["l2"](lam, "l2_regularized: lam")
     if not isinstance(loss, Tensor):
         loss = Tensor(loss)
     if loss.data.size != 1:
@@ -195,13 +210,16 @@ def l2_regularized(loss: Tensor, model_or_params: Module | Iterable[Tensor], lam
     x = loss.data
     out = (x if x.ndim else x[()]) + scale[()] * penalty[()]  # the arithmetic of loss + lam * R
     parents = (loss, *weights)
-    if not _needs_grad(*parents):
-        return _leaf(out)
+    if not needs_grad(*parents):
+        return constant(out)
 
     def backward(g):
         g_penalty = g * scale
         return (g, *[g_penalty * v for v in values])
-    return _node(out, parents, backward, "l2_regularized")
+    return record(out, parents, backward, "l2_regularized")
+
+
+FORMULAS["l2_regularized"] = Formula.gradient("{G}", "λ·{G}·{p}")  # the loss, then every weight
 
 
 LOSSES = {

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import math
-import numbers
 from collections.abc import Iterable
 from typing import Any
 
 import numpy as np
 
-from minnet.tensor import Tensor
+from minnet import hparams
+from minnet.autograd.tensor import Tensor
 
 __all__ = ["SGD", "OPTIMIZERS"]
 
@@ -29,12 +28,8 @@ class SGD:
         for p in self.params:
             if not isinstance(p, Tensor):
                 raise TypeError(f"SGD: parameters must be Tensors, got {type(p).__name__}")
-        if isinstance(lr, bool) or not isinstance(lr, numbers.Real) or not math.isfinite(lr) or lr < 0:
-            raise ValueError(f"SGD: lr must be a finite number >= 0, got {lr!r}")
-        if isinstance(momentum, bool) or not isinstance(momentum, numbers.Real) or not 0 <= momentum < 1:
-            raise ValueError(f"SGD: momentum must be in [0, 1), got {momentum!r}")
-        self.lr = float(lr)
-        self.momentum = float(momentum)
+        self.lr = hparams.RULES["lr"](lr, "SGD: lr")
+        self.momentum = hparams.RULES["momentum"](momentum, "SGD: momentum")
         self._velocity: list[np.ndarray | None] = [None] * len(self.params)
 
     def step(self) -> None:

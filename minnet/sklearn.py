@@ -3,8 +3,9 @@
 They follow scikit-learn's estimator contract (``get_params``/``set_params``,
 ``fit``/``predict``/``score``, fitted attributes ending in ``_``), so they work in
 ``Pipeline``, ``GridSearchCV``, ``cross_val_score`` and ``validation_curve``, and
-pass ``sklearn.utils.estimator_checks``.  Training reuses minnet's pieces:
-``build_mlp``, ``minibatches``, the losses, ``l2_penalty`` and ``SGD``.
+pass ``sklearn.utils.estimator_checks``.  Training is minnet's own: ``build_mlp``,
+``minibatches`` and the one epoch function ``train_epoch`` that ``train.py`` runs,
+and the hyper-parameters are checked by the rules of ``minnet.hparams``.
 
 Nothing is standardised inside, as with scikit-learn's MLP: put a
 ``StandardScaler`` in front of the estimator in a ``Pipeline`` (and scale
@@ -13,8 +14,6 @@ regression targets with ``TransformedTargetRegressor``).
 
 from __future__ import annotations
 
-import math
-import numbers
 from collections.abc import Callable
 from typing import Any
 
@@ -25,17 +24,20 @@ from sklearn.utils import Tags, check_random_state
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, validate_data
 
-from minnet import losses
-from minnet.data import minibatches
-from minnet.models import build_mlp
-from minnet.nn import ACTIVATIONS
-from minnet.ops import softmax
+from minnet import hparams, losses
+from minnet.autograd.ops import softmax
+from minnet.autograd.state import no_grad
+from minnet.autograd.tensor import Tensor
 from minnet.optim import SGD
-from minnet.tensor import Tensor, no_grad
+from minnet.train.data import minibatches
+from minnet.train.loop import NonFiniteError, train_epoch
+from minnet.train.models import build_mlp
 
 __all__ = ["MLPClassifier", "MLPRegressor"]
 
-_DTYPES = ("float32", "float64")
+# The estimator's parameters that are hyper-parameters of minnet's classes, checked
+# by the same rules as the config keys and the constructors.
+_CHECKED = ("hidden", "activation", "l2", "lr", "momentum", "epochs", "batch_size", "shuffle", "dtype")
 
 # Shared by both docstrings (numpydoc sections, as scikit-learn users expect).
 _PARAMETERS = """
@@ -44,7 +46,7 @@ _PARAMETERS = """
     hidden : tuple of int, default=(16,)
         Widths of the hidden layers; ``()`` gives a linear model.
     activation : {"relu", "tanh", "sigmoid"}, default="relu"
-        Activation between layers (a key of ``minnet.nn.ACTIVATIONS``).  ReLU layers
+        Activation between layers (a key of the activation table ``minnet.nn.ACTIVATIONS``).  ReLU layers
         start from He initialisation, the others from Glorot.
     l2 : float, default=0.0
         λ in L + λ·½Σ‖W‖² (weight matrices only, biases excluded), added to the loss
@@ -82,11 +84,6 @@ _NOTES = """
 """
 
 
-def _check_positive_int(name: str, value: Any) -> None:
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
-        raise ValueError(f"{name} must be a positive integer, got {value!r}")
-
-
 class _MLP(BaseEstimator):
     """What both estimators share: parameters, the training loop and the forward pass."""
 
@@ -117,48 +114,29 @@ class _MLP(BaseEstimator):
         self.dtype = dtype
 
     def _validated_dtype(self) -> np.dtype:
-        """Check the hyper-parameters that SGD (lr, momentum) does not; return the dtype."""
-        if not isinstance(self.hidden, (tuple, list)):
-            raise ValueError(f"hidden must be a tuple of layer widths such as (16,) or (32, 32), got {self.hidden!r}")
-        for width in self.hidden:
-            _check_positive_int("hidden: every layer width", width)
-        if self.activation not in ACTIVATIONS:
-            raise ValueError(f"activation must be one of {sorted(ACTIVATIONS)}, got {self.activation!r}")
-        if isinstance(self.l2, bool) or not isinstance(self.l2, numbers.Real) or not 0 <= self.l2 < math.inf:
-            raise ValueError(f"l2 must be a finite number >= 0, got {self.l2!r}")
-        _check_positive_int("epochs", self.epochs)
-        _check_positive_int("batch_size", self.batch_size)
-        if self.dtype not in _DTYPES and self.dtype not in (np.float32, np.float64):
-            raise ValueError(f"dtype must be one of {list(_DTYPES)}, got {self.dtype!r}")
-        return np.dtype(self.dtype)
+        """Check the hyper-parameters with minnet's rule table; return the dtype."""
+        for name in _CHECKED:
+            hparams.RULES[name](getattr(self, name), name)
+        return np.dtype(hparams.RULES["dtype"](self.dtype, "dtype"))
 
     def _train(self, X: np.ndarray, target: np.ndarray, n_outputs: int, loss_fn: Callable) -> None:
         """Minibatch SGD on loss_fn + l2·R for ``epochs`` passes; sets the fitted attributes."""
         seed = check_random_state(self.random_state).randint(np.iinfo(np.int32).max)
         init_seed, shuffle_seed = np.random.SeedSequence(seed).spawn(2)
-        model = build_mlp([X.shape[1], *self.hidden, n_outputs], self.activation,
+        hidden = hparams.RULES["hidden"](self.hidden, "hidden")
+        model = build_mlp([X.shape[1], *hidden, n_outputs], self.activation,
                           rng=np.random.default_rng(init_seed), dtype=X.dtype)
         optimizer = SGD(model.parameters(), lr=self.lr, momentum=self.momentum)
         weights = losses.weight_matrices(model)  # found once, not on every step
         rng = np.random.default_rng(shuffle_seed)
         loss_curve = []
-        with np.errstate(over="ignore", invalid="ignore", divide="ignore"):  # divergence is checked below
+        with np.errstate(over="ignore", invalid="ignore", divide="ignore"):  # train_epoch checks divergence
             for epoch in range(1, self.epochs + 1):
-                total = 0.0
-                for index in minibatches(len(X), self.batch_size, self.shuffle, rng):
-                    loss = loss_fn(model(Tensor(X[index])), target[index])
-                    if self.l2:
-                        loss = losses.l2_regularized(loss, weights, self.l2)
-                    value = loss.item()
-                    if not math.isfinite(value):
-                        raise self._diverged(epoch, f"the loss became {value}")
-                    optimizer.zero_grad()
-                    loss.backward()
-                    optimizer.step()
-                    total += value * len(index)
-                loss_curve.append(total / len(X))
-        if not all(np.isfinite(p.data).all() for p in model.parameters()):  # blown up by the very last step
-            raise self._diverged(self.epochs, "a weight became NaN or infinite")
+                batches = minibatches(len(X), self.batch_size, self.shuffle, rng)
+                try:
+                    loss_curve.append(train_epoch(model, loss_fn, optimizer, X, target, batches, self.l2, weights))
+                except NonFiniteError as exc:
+                    raise self._diverged(epoch, exc.what) from None
         self.model_ = model
         self.loss_curve_ = loss_curve
         self.n_iter_ = self.epochs

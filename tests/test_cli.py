@@ -230,7 +230,7 @@ def test_resume_only_changes_epochs(tiny, tmp_path, capsys):
 def test_load_run_predicts_raw_inputs(tiny, tmp_path):
     from sklearn.datasets import make_moons
 
-    import minnet.training as training
+    import minnet.train as training
 
     assert main([str(tiny), "--quiet", "--out", "p", "--set", "train.epochs=30", "--set", "model.activation=tanh"]) == 0
     trained = training.load_run(tmp_path / "p")
@@ -318,7 +318,7 @@ def test_runs_of_datasets_without_generator_keys_reload_and_resume(dataset, tmp_
 
 
 def test_load_run_returns_class_names_and_regression_values_in_original_units(tmp_path, monkeypatch):
-    import minnet.training as training
+    import minnet.train as training
 
     monkeypatch.chdir(tmp_path)
     rows = "".join(f"{i % 7},{(i * 3) % 5},{'ab'[(i % 7) > 3]}\n" for i in range(60))

@@ -4,8 +4,8 @@ from pathlib import Path
 
 import pytest
 
-from minnet.config import Config, config_from_dict, load_config, parse_value, to_toml
-from minnet.errors import ConfigError
+from minnet.train.config import Config, config_from_dict, load_config, parse_value, to_toml
+from minnet.train.errors import ConfigError
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -5,7 +5,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from minnet.data import (
+from minnet.train.data import (
     DATASETS,
     GENERATED,
     USES_NOISE,
@@ -14,7 +14,7 @@ from minnet.data import (
     load_dataset,
     minibatches,
 )
-from minnet.errors import ConfigError
+from minnet.train.errors import ConfigError
 
 EXAMPLE_CSV = Path(__file__).resolve().parents[1] / "data" / "example.csv"
 
@@ -338,5 +338,5 @@ def test_minibatches_without_shuffle_are_in_order_and_leave_the_rng_alone():
 
 @pytest.mark.parametrize("batch_size", [0, -1, 2.5, True])
 def test_minibatches_reject_a_bad_batch_size(batch_size):
-    with pytest.raises(ValueError, match="batch_size must be a positive integer"):
+    with pytest.raises(ValueError, match="batch_size: expected an integer >= 1"):
         minibatches(10, batch_size, shuffle=False, rng=np.random.default_rng(0))

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 import minnet as mn
-from minnet.tensor import _node
+from minnet.extend import record
 
 
 def leaf(*shape: int, seed: int = 0) -> mn.Tensor:
@@ -365,7 +365,7 @@ def test_combining_with_a_non_numeric_operand_is_a_type_error():
 
 def test_a_backward_rule_returning_the_wrong_shape_is_caught():
     def bad(a: mn.Tensor) -> mn.Tensor:
-        return _node(a.data * 2, (a,), lambda g: (np.ones(4),), "bad_shape")
+        return record(a.data * 2, (a,), lambda g: (np.ones(4),), "bad_shape")
     with pytest.raises(RuntimeError, match=r"'bad_shape'.*\(4,\).*\(3,\)"):
         bad(leaf(3)).sum().backward()
 

@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 from hypothesis.extra.numpy import mutually_broadcastable_shapes
 
 import minnet as mn
-from minnet.tensor import _node
+from minnet.extend import record
 
 _rng = np.random.default_rng(20240601)
 
@@ -352,7 +352,7 @@ def _square_wrong_at(index: tuple, factor: float):
             grad = np.array(2 * x * g)  # an array even for a 0-d input
             grad[index] *= factor
             return (grad,)
-        return _node(x * x, (a,), backward, "bad_square")
+        return record(x * x, (a,), backward, "bad_square")
     return op
 
 

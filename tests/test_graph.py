@@ -133,12 +133,15 @@ def test_explain_text_is_a_table_with_one_line_per_edge():
     *_, f = lecture_f()
     f.backward()
     lines = graph.explain(f).splitlines()
-    assert lines[0].startswith("backward pass of f") and "∂f/∂f = 1" in lines[0]
-    assert lines[1].split()[:5] == ["step", "node", "input", "input", "value"]
-    assert set(lines[2]) == {"-", " "}
-    assert lines[3].split() == ["1", "f", "=", "mul", "m", "3", "∂(m·z)/∂m", "=", "z", "3", "1", "3"]
-    assert lines[4].split() == ["2", "f", "=", "mul", "z", "3", "∂(m·z)/∂z", "=", "m", "3", "1", "3"]
-    assert len(lines) == 7
+    assert lines[0] == "forward pass: f = 9"  # the lecture's first step: the forward value
+    assert lines[1].startswith("backward pass of f") and "∂f/∂f = 1" in lines[1]
+    assert lines[2].split()[:7] == ["step", "node", "node", "value", "input", "input", "value"]
+    assert set(lines[3]) == {"-", " "}
+    # each row shows the node's own forward value (f = 9, m = 3) beside its input's
+    assert lines[4].split() == ["1", "f", "=", "mul", "9", "m", "3", "∂(m·z)/∂m", "=", "z", "3", "1", "3"]
+    assert lines[5].split() == ["2", "f", "=", "mul", "9", "z", "3", "∂(m·z)/∂z", "=", "m", "3", "1", "3"]
+    assert lines[6].split()[:5] == ["3", "m", "=", "add", "3"]
+    assert len(lines) == 8
 
 
 def test_explain_before_backward_says_to_call_backward():

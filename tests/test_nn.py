@@ -188,9 +188,9 @@ def test_load_state_dict_is_strict():
 
 @pytest.mark.parametrize("bad", [0, -2, 2.5, True])
 def test_linear_rejects_bad_sizes(bad):
-    with pytest.raises(ValueError, match="in_features must be a positive integer"):
+    with pytest.raises(ValueError, match="in_features: expected an integer >= 1"):
         nn.Linear(bad, 3)
-    with pytest.raises(ValueError, match="out_features must be a positive integer"):
+    with pytest.raises(ValueError, match="out_features: expected an integer >= 1"):
         nn.Linear(3, bad)
 
 

@@ -90,15 +90,15 @@ def test_load_state_dict_rejects_mismatched_buffers():
         opt.load_state_dict({"lr": 0.1, "momentum": 0.5, "velocity": [np.zeros(3)]})
 
 
-@pytest.mark.parametrize("lr", [-0.1, float("nan"), float("inf"), "fast"])
+@pytest.mark.parametrize("lr", [0, 0.0, -0.1, float("nan"), float("inf"), "fast"])
 def test_bad_learning_rates_are_rejected(lr):
-    with pytest.raises(ValueError, match="lr must be a finite number >= 0"):
+    with pytest.raises(ValueError, match="lr: expected a number > 0"):
         optim.SGD([_param([1.0])], lr=lr)
 
 
 @pytest.mark.parametrize("momentum", [-0.1, 1.0, 1.5])
 def test_momentum_outside_zero_one_is_rejected(momentum):
-    with pytest.raises(ValueError, match=r"momentum must be in \[0, 1\)"):
+    with pytest.raises(ValueError, match=r"momentum: expected a number in \[0, 1\)"):
         optim.SGD([_param([1.0])], lr=0.1, momentum=momentum)
 
 

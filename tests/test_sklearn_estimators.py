@@ -180,7 +180,7 @@ def test_a_last_step_that_overflows_the_weights_is_caught():
 
 
 @pytest.mark.parametrize("params, name", [
-    ({"hidden": 16}, "hidden"),
+    ({"hidden": "16"}, "hidden"),
     ({"hidden": (16, 0)}, "hidden"),
     ({"activation": "gelu"}, "activation"),
     ({"l2": -1.0}, "l2"),

@@ -7,7 +7,7 @@ import pytest
 from run_files import checkpoint_params, config_in_empty_folder, read_csv, same_params, start_train
 
 from minnet.cli import main
-from minnet.sweep import parse_sweep
+from minnet.train.sweep import parse_sweep
 
 TINY = """
 name = "tiny"

@@ -3,24 +3,25 @@
 ``linear`` is the hot path of every MLP; as one node it saves the intermediate
 ``x @ Wᵀ`` tensor, a broadcast add and its gradient reduction on every step.
 ``linear_activation`` goes one step further for hidden layers, act(x Wᵀ + b) in one
-node: ``Sequential`` uses it for a Linear followed by ReLU, Sigmoid or Tanh.
+node, with the activation's forward and derivative taken from the activation table:
+``Sequential`` uses it for a Linear followed by an activation layer.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
 import numpy as np
 
-from minnet.ops import sigmoid_array
-from minnet.tensor import Tensor, _leaf, _needs_grad, _node
+from minnet.autograd.activations import ACTIVATIONS, Activation
+from minnet.autograd.extend import Formula, constant, needs_grad, record
+from minnet.autograd.tensor import Tensor
 
-__all__ = ["linear", "linear_activation", "FUSED_ACTIVATIONS"]
+__all__ = ["linear", "linear_activation", "FORMULAS"]
+
+FORMULAS: dict[str, Formula] = {}
 
 
-def _affine_node(x: Tensor, weight: Tensor, bias: Tensor | None, op: str,
-                 apply: Callable | None = None, slope: Callable | None = None) -> Tensor:
-    """y = act(z), z = x Wᵀ + b as one node (no activation when ``apply`` is None).
+def _affine_node(x: Tensor, weight: Tensor, bias: Tensor | None, activation: Activation | None) -> Tensor:
+    """y = act(z), z = x Wᵀ + b as one node (no activation when ``activation`` is None).
 
     Backward, for upstream G of shape (..., out): first through the activation,
     G_z = G ⊙ act'(z) with act' read off the output y; then the linear rule
@@ -30,45 +31,42 @@ def _affine_node(x: Tensor, weight: Tensor, bias: Tensor | None, op: str,
     out = xd @ w.T
     if bias is not None:
         out += bias.data
-    if apply is not None:
-        apply(out)  # in place
+    if activation is not None:
+        activation.forward(out, out)  # in place
     parents = (x, weight) if bias is None else (x, weight, bias)
-    if not _needs_grad(*parents):
-        return _leaf(out)
+    if not needs_grad(*parents):
+        return constant(out)
     x2 = xd if xd.ndim == 2 else xd.reshape(-1, w.shape[1])
     grad_x, grad_w = x.requires_grad, weight.requires_grad
     grad_b = bias is not None and bias.requires_grad
+    through = None if activation is None else activation.backward
 
     def backward(g):
-        if slope is not None:
-            g = g * slope(out)
+        if through is not None:
+            g = through(g, out)
         g2 = g if g.ndim == 2 else g.reshape(-1, w.shape[0])
         gx = g @ w if grad_x else None
         gw = g2.T @ x2 if grad_w else None
         if bias is None:
             return gx, gw
         return gx, gw, (np.add.reduce(g2, axis=0) if grad_b else None)
-    return _node(out, parents, backward, op)
+    return record(out, parents, backward, "linear" if activation is None else f"linear_{activation.name}")
 
 
 def linear(x: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
     """y = x Wᵀ + b for x of shape (..., in), W of shape (out, in), b of shape (out,)."""
-    return _affine_node(x, weight, bias, "linear")
+    return _affine_node(x, weight, bias, None)
 
 
-# name: (apply it in place to z, its derivative act'(z) read off the output y, op name)
-FUSED_ACTIVATIONS: dict[str, tuple[Callable, Callable, str]] = {
-    "relu": (lambda z: np.maximum(z, 0, out=z), lambda y: y > 0, "linear_relu"),
-    "sigmoid": (lambda z: sigmoid_array(z, out=z), lambda y: y * (1 - y), "linear_sigmoid"),
-    "tanh": (lambda z: np.tanh(z, out=z), lambda y: 1 - y * y, "linear_tanh"),
-}
+FORMULAS["linear"] = Formula.gradient("{G}·{1}", "{G}ᵀ·{0}", "{G} summed over rows")
 
 
 def linear_activation(x: Tensor, weight: Tensor, bias: Tensor | None, activation: str) -> Tensor:
-    """y = act(x Wᵀ + b), a whole hidden layer as one node.
+    """y = act(x Wᵀ + b), a whole hidden layer as one node; ``activation`` is a key of
+    ``ACTIVATIONS``.  Same numbers as ``act(linear(x, W, b))``, one node fewer."""
+    return _affine_node(x, weight, bias, ACTIVATIONS[activation])
 
-    act' is taken from the output (relu: y > 0, sigmoid: y(1 − y), tanh: 1 − y²).
-    Same numbers as ``act(linear(x, W, b))``, one node fewer.
-    """
-    apply, slope, op = FUSED_ACTIVATIONS[activation]
-    return _affine_node(x, weight, bias, op, apply, slope)
+
+for _a in ACTIVATIONS.values():
+    _gz = "{G}⊙" + _a.derivative_from_output
+    FORMULAS[f"linear_{_a.name}"] = Formula.gradient(f"({_gz})·{{1}}", f"({_gz})ᵀ·{{0}}", f"{_gz} summed over rows")

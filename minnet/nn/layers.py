@@ -1,20 +1,23 @@
-"""Layers: Linear, the activations and Sequential, thin Modules over minnet's ops."""
+"""Layers: Linear, the activation layers and Sequential, thin Modules over minnet's ops."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 
-from minnet import ops
+from minnet import hparams
+from minnet.autograd import ops
+from minnet.autograd.activations import ACTIVATIONS
+from minnet.autograd.extend import constant
+from minnet.autograd.state import get_default_dtype
+from minnet.autograd.tensor import Tensor
 from minnet.nn.functional import linear, linear_activation
-from minnet.nn.init import INITIALIZERS
+from minnet.nn.init import INITIALIZERS, default_generator
 from minnet.nn.module import Module, Parameter
-from minnet.rng import default_generator
-from minnet.tensor import Tensor, _leaf, get_default_dtype
 
-__all__ = ["Linear", "Sigmoid", "Tanh", "ReLU", "Identity", "Sequential", "ACTIVATIONS"]
+__all__ = ["Linear", "ActivationLayer", "Sigmoid", "Tanh", "ReLU", "Identity", "Sequential", "ACTIVATION_LAYERS"]
 
 
 class Linear(Module):
@@ -34,21 +37,18 @@ class Linear(Module):
         rng: np.random.Generator | None = None,
         dtype: Any = None,
     ):
-        for label, value in (("in_features", in_features), ("out_features", out_features)):
-            if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value <= 0:
-                raise ValueError(f"Linear: {label} must be a positive integer, got {value!r}")
+        self.in_features = hparams.RULES["features"](in_features, "Linear: in_features")
+        self.out_features = hparams.RULES["features"](out_features, "Linear: out_features")
         if init not in INITIALIZERS:
             raise ValueError(f"Linear: unknown init {init!r}; choose one of {sorted(INITIALIZERS)}")
-        self.in_features = int(in_features)
-        self.out_features = int(out_features)
-        dtype = np.dtype(dtype or get_default_dtype())
+        dt = get_default_dtype() if dtype is None else np.dtype(hparams.RULES["dtype"](dtype, "Linear: dtype"))
         draw = INITIALIZERS[init](rng or default_generator(), self.out_features, self.in_features)
-        self.weight = Parameter(draw.astype(dtype))
-        self.bias = Parameter(np.zeros(self.out_features, dtype=dtype)) if bias else None
+        self.weight = Parameter(draw.astype(dt))
+        self.bias = Parameter(np.zeros(self.out_features, dtype=dt)) if bias else None
 
     def _input(self, x: Any) -> Tensor:
         if x.__class__ is np.ndarray and x.dtype is self.weight.data.dtype:
-            x = _leaf(x)  # a numpy batch of the weights' dtype is wrapped as is
+            x = constant(x)  # a numpy batch of the weights' dtype is wrapped as is
         elif not isinstance(x, Tensor):
             x = Tensor(x, dtype=self.weight.data.dtype)
         shape = x.data.shape
@@ -62,30 +62,33 @@ class Linear(Module):
     def forward(self, x: Any) -> Tensor:
         return linear(self._input(x), self.weight, self.bias)
 
-    def forward_activated(self, x: Any, activation: str | None) -> Tensor:
-        """act(self(x)) as one graph node; ``activation`` is a key of FUSED_ACTIVATIONS
-        (None: no activation, the same as ``self(x)``)."""
-        if activation is None:
-            return self.forward(x)
+    def forward_activated(self, x: Any, activation: str) -> Tensor:
+        """act(self(x)) as one graph node; ``activation`` is a key of ``ACTIVATIONS``."""
         return linear_activation(self._input(x), self.weight, self.bias, activation)
 
     def extra_repr(self) -> str:
         return f"in_features={self.in_features}, out_features={self.out_features}, bias={self.bias is not None}"
 
 
-class Sigmoid(Module):
+class ActivationLayer(Module):
+    """An activation layer: applies the op of its ``activation`` entry in ``ACTIVATIONS``."""
+
+    activation: ClassVar[str]
+
     def forward(self, x: Tensor) -> Tensor:
-        return ops.sigmoid(x)
+        return ops.activate(x, self.activation)
 
 
-class Tanh(Module):
-    def forward(self, x: Tensor) -> Tensor:
-        return ops.tanh(x)
+class Sigmoid(ActivationLayer):
+    activation = "sigmoid"
 
 
-class ReLU(Module):
-    def forward(self, x: Tensor) -> Tensor:
-        return ops.relu(x)
+class Tanh(ActivationLayer):
+    activation = "tanh"
+
+
+class ReLU(ActivationLayer):
+    activation = "relu"
 
 
 class Identity(Module):
@@ -93,10 +96,11 @@ class Identity(Module):
         return x
 
 
-ACTIVATIONS: dict[str, type[Module]] = {"sigmoid": Sigmoid, "tanh": Tanh, "relu": ReLU}
-
-# Activation layers that Sequential fuses into the Linear before them.
-_FUSABLE: dict[type[Module], str] = {ReLU: "relu", Sigmoid: "sigmoid", Tanh: "tanh"}
+# The layer class of every activation in the table: one class per entry.
+ACTIVATION_LAYERS: dict[str, type[ActivationLayer]] = {cls.activation: cls for cls in (Sigmoid, Tanh, ReLU)}
+assert set(ACTIVATION_LAYERS) == set(ACTIVATIONS), "every activation in the table needs a layer class"
+# Exactly these classes are fused into the Linear before them: a subclass may change forward.
+_FUSABLE: dict[type[Module], str] = {cls: name for name, cls in ACTIVATION_LAYERS.items()}
 
 
 class Sequential(Module):
@@ -113,15 +117,15 @@ class Sequential(Module):
             yield str(i), layer
 
     def forward(self, x: Any) -> Any:
-        """Each layer in turn; a Linear followed by ReLU, Sigmoid or Tanh runs as one
+        """Each layer in turn; a Linear followed by an activation layer runs as one
         fused node (``linear_activation``): the same numbers, less bookkeeping."""
         layers, i, n = self.layers, 0, len(self.layers)
         while i < n:
             layer = layers[i]
-            if type(layer) is Linear:
-                fused = _FUSABLE.get(type(layers[i + 1])) if i + 1 < n else None
+            fused = _FUSABLE.get(type(layers[i + 1])) if i + 1 < n and type(layer) is Linear else None
+            if fused is not None:
                 x = layer.forward_activated(x, fused)
-                i += 2 if fused else 1
+                i += 2
             else:
                 x = layer(x)
                 i += 1

@@ -7,14 +7,12 @@ that sets attributes in ``__init__`` and computes in ``forward``.
 
 from __future__ import annotations
 
-import itertools
-import operator
 from collections.abc import Iterator, Mapping
 from typing import Any
 
 import numpy as np
 
-from minnet.tensor import Tensor
+from minnet.autograd.tensor import Tensor
 
 __all__ = ["Parameter", "Module"]
 
@@ -31,36 +29,35 @@ class Parameter(Tensor):
         return "Parameter " + super().__repr__()
 
 
-# Bumped whenever an attribute of any Module is set or deleted, so a cached list of
-# parameters knows when the model's structure may have changed.
-_versions = itertools.count()
-_structure_version = next(_versions)
-
-
-def _same_items(current: list, before: tuple) -> bool:
-    """Does a list still hold the very objects it held before (compared by identity)?"""
-    return len(current) == len(before) and all(map(operator.is_, current, before))
-
-
 class Module:
-    """Base class of layers and models: ``__call__`` runs ``forward``."""
+    """Base class of layers and models: ``__call__`` runs ``forward``.
 
-    # The cache lives in a slot, not in vars(self), where parameters are looked for.
-    __slots__ = ("__dict__", "__weakref__", "_parameter_cache")
+    Assigning a Parameter, a Module, or a list or tuple of them to an attribute files
+    it in the module's registry (in assignment order), so finding the parameters
+    walks only those, never every attribute.  Lists are read when walked, so layers
+    appended to a registered list are found too.  Subclasses need not call
+    ``super().__init__()``.
+    """
+
+    __slots__ = ("__dict__", "__weakref__", "_registry")
+    _registry: dict[str, Any]
     training: bool = True
 
     def __setattr__(self, name: str, value: Any) -> None:
-        global _structure_version
         object.__setattr__(self, name, value)
-        _structure_version = next(_versions)
+        try:
+            registry = self._registry
+        except AttributeError:
+            registry = {}
+            object.__setattr__(self, "_registry", registry)
+        if isinstance(value, (Parameter, Module, list, tuple)):
+            registry[name] = value
+        else:
+            registry.pop(name, None)
 
     def __delattr__(self, name: str) -> None:
-        global _structure_version
         object.__delattr__(self, name)
-        _structure_version = next(_versions)
-
-    def __getstate__(self) -> dict[str, Any]:
-        return self.__dict__  # pickles and copies rebuild the parameter cache
+        getattr(self, "_registry", {}).pop(name, None)
 
     def forward(self, *args: Any, **kwargs: Any) -> Any:
         raise NotImplementedError(f"{type(self).__name__} must define forward()")
@@ -71,8 +68,8 @@ class Module:
     # ---- discovering parameters ----------------------------------------------------
 
     def _members(self) -> Iterator[tuple[str, Any]]:
-        """(name, value) of every attribute that may be a parameter or sub-module."""
-        for name, value in vars(self).items():
+        """(name, value) of every registered attribute, list items as ``name.i``."""
+        for name, value in getattr(self, "_registry", {}).items():
             if isinstance(value, (list, tuple)):
                 for i, item in enumerate(value):
                     yield f"{name}.{i}", item
@@ -107,43 +104,9 @@ class Module:
                     yield (f"{module_name}.{name}" if module_name else name), value
 
     def parameters(self) -> Iterator[Parameter]:
-        """Every parameter once, in the order of ``named_parameters``.
-
-        ``l2_penalty(model)`` asks for them on every training step, so the walk is
-        cached until any module's attributes change or a list it read is edited.
-        """
-        cache = getattr(self, "_parameter_cache", None)
-        if cache is not None:
-            version, lists, contents, params = cache
-            if version == _structure_version and all(map(_same_items, lists, contents)):
-                return iter(params)
-        version = _structure_version
-        params, lists = self._walk_parameters()
-        contents = tuple(tuple(items) for items in lists)
-        object.__setattr__(self, "_parameter_cache", (version, lists, contents, params))
-        return iter(params)
-
-    def _walk_parameters(self) -> tuple[list[Parameter], tuple[list, ...]]:
-        """Parameters in ``named_parameters`` order (building no names), and the list
-        attributes they were found in."""
-        params: list[Parameter] = []
-        lists: list[list] = []
-        seen: set[int] = set()
-        stack: list[Module] = [self]
-        while stack:
-            children = []
-            for value in vars(stack.pop()).values():
-                if isinstance(value, list):
-                    lists.append(value)
-                for item in value if isinstance(value, (list, tuple)) else (value,):
-                    if isinstance(item, Parameter):
-                        if id(item) not in seen:
-                            seen.add(id(item))
-                            params.append(item)
-                    elif isinstance(item, Module):
-                        children.append(item)
-            stack.extend(reversed(children))
-        return params, tuple(lists)
+        """Every parameter once, in the order of ``named_parameters``."""
+        for _, param in self.named_parameters():
+            yield param
 
     def zero_grad(self) -> None:
         """Forget accumulated gradients (set them to None, as PyTorch does by default)."""

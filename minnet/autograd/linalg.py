@@ -16,10 +16,12 @@ from typing import Any
 
 import numpy as np
 
-from minnet.ops import _operands
-from minnet.tensor import Tensor, _leaf, _needs_grad, _node
+from minnet.autograd.extend import Formula, constant, needs_grad, operands, record
+from minnet.autograd.tensor import Tensor
 
-__all__ = ["inv", "logdet", "trace", "solve"]
+__all__ = ["inv", "logdet", "trace", "solve", "FORMULAS"]
+
+FORMULAS: dict[str, Formula] = {}
 
 _LinAlgError = np.linalg.LinAlgError
 
@@ -40,13 +42,14 @@ def inv(a: Tensor) -> Tensor:
         out = np.linalg.inv(x)
     except _LinAlgError:
         raise _LinAlgError(f"inv: matrix of shape {x.shape} is singular (not invertible)") from None
-    if not _needs_grad(a):
-        return _leaf(out)
+    if not needs_grad(a):
+        return constant(out)
 
     def backward(g):  # dL/dK = -K⁻ᵀ (dL/dK⁻¹) K⁻ᵀ, the lecture's hint
         out_t = _mT(out)
         return (-(out_t @ g @ out_t),)
-    return _node(out, (a,), backward, "inv")
+    return record(out, (a,), backward, "inv")
+FORMULAS["inv"] = Formula.gradient("−{out}ᵀ·{G}·{out}ᵀ")
 
 
 def logdet(a: Tensor) -> Tensor:
@@ -56,12 +59,13 @@ def logdet(a: Tensor) -> Tensor:
     sign, out = np.linalg.slogdet(x)
     if np.any(sign == 0):
         raise _LinAlgError(f"logdet: matrix of shape {x.shape} is singular (determinant is 0)")
-    if not _needs_grad(a):
-        return _leaf(out)
+    if not needs_grad(a):
+        return constant(out)
 
     def backward(g):  # d log|det K| / dK = K⁻ᵀ
         return (np.asarray(g)[..., None, None] * _mT(np.linalg.inv(x)),)
-    return _node(out, (a,), backward, "logdet")
+    return record(out, (a,), backward, "logdet")
+FORMULAS["logdet"] = Formula.gradient("{G}·{0}⁻ᵀ")
 
 
 def trace(a: Tensor) -> Tensor:
@@ -69,18 +73,19 @@ def trace(a: Tensor) -> Tensor:
     if x.ndim < 2:
         raise ValueError(f"trace: expected a matrix (..., n, m), got shape {x.shape}")
     out = np.trace(x, axis1=-2, axis2=-1)
-    if not _needs_grad(a):
-        return _leaf(out)
+    if not needs_grad(a):
+        return constant(out)
     eye = np.eye(x.shape[-2], x.shape[-1], dtype=x.dtype)
 
     def backward(g):  # d tr(K) / dK = I
         return (np.asarray(g)[..., None, None] * eye,)
-    return _node(out, (a,), backward, "trace")
+    return record(out, (a,), backward, "trace")
+FORMULAS["trace"] = Formula.gradient("{G}·I")
 
 
 def solve(a: Any, b: Any) -> Tensor:
     """X with AX = B, without forming A⁻¹; B may be a vector (n,) or matrices (..., n, k)."""
-    a, b = _operands(a, b)
+    a, b = operands(a, b)
     x, y = a.data, b.data
     _check_square(x, "solve")
     try:
@@ -89,12 +94,13 @@ def solve(a: Any, b: Any) -> Tensor:
         raise _LinAlgError(f"solve: matrix A of shape {x.shape} is singular") from None
     except ValueError:
         raise ValueError(f"solve: shapes {x.shape} and {y.shape} are not compatible") from None
-    if not _needs_grad(a, b):
-        return _leaf(out)
+    if not needs_grad(a, b):
+        return constant(out)
     vector = y.ndim == 1
 
     def backward(g):
         gb = np.linalg.solve(_mT(x), g[..., None] if vector else g)
         ga = -(gb @ _mT(out[..., None] if vector else out)) if a.requires_grad else None
         return ga, (gb[..., 0] if vector else gb)
-    return _node(out, (a, b), backward, "solve")
+    return record(out, (a, b), backward, "solve")
+FORMULAS["solve"] = Formula.gradient("−{0}⁻ᵀ{G}·{out}ᵀ", "{0}⁻ᵀ·{G}")

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-__all__ = ["MinnetError", "ConfigError", "DataError", "CheckpointError", "DivergedError"]
+__all__ = ["MinnetError", "ConfigError", "DataError", "CheckpointError", "DivergedError", "TrainingInterrupted"]
 
 
 class MinnetError(Exception):
@@ -27,3 +27,9 @@ class DivergedError(MinnetError, ArithmeticError):
     """The loss became NaN or infinite."""
 
     exit_code = 3
+
+
+class TrainingInterrupted(MinnetError):
+    """Ctrl-C during training; everything up to the last finished epoch is saved."""
+
+    exit_code = 130

@@ -10,24 +10,56 @@ from __future__ import annotations
 import dataclasses
 import difflib
 import json
-import math
 import tomllib
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from minnet.data import DATASETS, DataConfig
-from minnet.errors import ConfigError
+from minnet.hparams import RULES as HYPERPARAMETERS
+from minnet.hparams import Rule, boolean, describe, integer, number, one_of, string
 from minnet.losses import LOSSES
-from minnet.nn import ACTIVATIONS
 from minnet.optim import OPTIMIZERS
+from minnet.train.errors import ConfigError
 
 __all__ = [
     "Config", "DataConfig", "ModelConfig", "LossConfig", "OptimConfig", "TrainConfig",
-    "RULES", "load_config", "config_from_dict", "config_to_dict", "to_toml", "apply_overrides",
+    "RULES", "DATASET_KEYS", "load_config", "config_from_dict", "config_to_dict", "to_toml", "apply_overrides",
     "parse_assignment", "parse_value",
 ]
+
+
+# Every dataset, and the [data] keys it reads besides test_size and standardize
+# (which all of them read): the loaders in data.py follow this table.
+_GENERATED = frozenset({"n_samples"})
+_GENERATED_NOISY = frozenset({"n_samples", "noise"})
+_BUNDLED: frozenset[str] = frozenset()
+DATASET_KEYS: dict[str, frozenset[str]] = {
+    "moons": _GENERATED_NOISY,
+    "circles": _GENERATED_NOISY,
+    "blobs": _GENERATED,
+    "classification": _GENERATED,
+    "regression": _GENERATED_NOISY,
+    "iris": _BUNDLED,
+    "wine": _BUNDLED,
+    "breast_cancer": _BUNDLED,
+    "digits": _BUNDLED,
+    "diabetes": _BUNDLED,
+    "csv": frozenset({"path", "target"}),
+}
+
+
+@dataclass(frozen=True)
+class DataConfig:
+    """The ``[data]`` section of a config."""
+
+    dataset: str = "moons"
+    n_samples: int = 1000
+    noise: float = 0.2
+    path: str | None = None  # csv only; relative paths are relative to the working directory
+    target: str | None = None  # csv only: target column name (default: last column)
+    test_size: float = 0.25
+    standardize: bool = True
 
 
 @dataclass(frozen=True)
@@ -74,80 +106,32 @@ SECTIONS = {"data": DataConfig, "model": ModelConfig, "loss": LossConfig, "optim
 
 # ---- the rules ----------------------------------------------------------------------
 
-@dataclass(frozen=True)
-class Rule:
-    """How to check one key: ``convert`` returns the clean value or None if the type is wrong."""
-
-    kind: str                                   # what the type is called in messages
-    convert: Callable[[Any], Any]
-    check: Callable[[Any], bool] = lambda v: True
-    allowed: str = ""                           # the allowed values, for messages
-    numeric: bool = False                       # may be swept
-
-
-def _integer(v: Any) -> int | None:
-    return v if isinstance(v, int) and not isinstance(v, bool) else None
-
-
-def _number(v: Any) -> float | None:
-    if isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v):
-        return float(v)
-    return None
-
-
-def _string(v: Any) -> str | None:
-    return v if isinstance(v, str) else None
-
-
-def _boolean(v: Any) -> bool | None:
-    return v if isinstance(v, bool) else None
-
-
-def _widths(v: Any) -> tuple[int, ...] | None:
-    if isinstance(v, int) and not isinstance(v, bool):
-        return (v,)  # a single width, convenient with --set and --sweep
-    if isinstance(v, list) and all(_integer(w) is not None for w in v):
-        return tuple(v)
-    return None
-
-
-def _one_of(names: Iterable[str]) -> Rule:
-    names = sorted(names)
-    return Rule("string", _string, lambda v: v in names, "one of " + ", ".join(repr(n) for n in names))
-
-
 RULES: dict[str, Rule] = {
-    "name": Rule("string", _string, lambda v: v.strip() != "" and "/" not in v and "\\" not in v,
+    "name": Rule("string", string, lambda v: v.strip() != "" and "/" not in v and "\\" not in v,
                  "a non-empty name without slashes"),
-    "seed": Rule("integer", _integer, lambda v: 0 <= v < 2**32, "an integer in [0, 2**32)"),
-    "dtype": _one_of(["float32", "float64"]),
-    "data.dataset": _one_of(DATASETS),
-    "data.n_samples": Rule("integer", _integer, lambda v: v >= 10, "an integer >= 10", numeric=True),
-    "data.noise": Rule("number", _number, lambda v: v >= 0, "a number >= 0", numeric=True),
-    "data.path": Rule("string", _string, lambda v: v != "", "a path to a CSV file"),
-    "data.target": Rule("string", _string, lambda v: v != "", "a column name"),
-    "data.test_size": Rule("number", _number, lambda v: 0 < v < 1, "a number between 0 and 1 (exclusive)",
+    "seed": Rule("integer", integer, lambda v: 0 <= v < 2**32, "an integer in [0, 2**32)"),
+    "dtype": one_of(["float32", "float64"]),
+    "data.dataset": one_of(DATASET_KEYS),
+    "data.n_samples": Rule("integer", integer, lambda v: v >= 10, "an integer >= 10", numeric=True),
+    "data.noise": Rule("number", number, lambda v: v >= 0, "a number >= 0", numeric=True),
+    "data.path": Rule("string", string, lambda v: v != "", "a path to a CSV file"),
+    "data.target": Rule("string", string, lambda v: v != "", "a column name"),
+    "data.test_size": Rule("number", number, lambda v: 0 < v < 1, "a number between 0 and 1 (exclusive)",
                            numeric=True),
-    "data.standardize": Rule("boolean", _boolean, allowed="true or false"),
-    "model.hidden": Rule("list of integers", _widths, lambda v: all(w > 0 for w in v),
-                         "a list of positive layer widths, e.g. [16] or [32, 32] ([] for none)", numeric=True),
-    "model.activation": _one_of(ACTIVATIONS),
-    "loss.name": _one_of(LOSSES),
-    "loss.l2": Rule("number", _number, lambda v: v >= 0, "a number >= 0", numeric=True),
-    "optim.name": _one_of(OPTIMIZERS),
-    "optim.lr": Rule("number", _number, lambda v: v > 0, "a number > 0", numeric=True),
-    "optim.momentum": Rule("number", _number, lambda v: 0 <= v < 1, "a number in [0, 1)", numeric=True),
-    "train.epochs": Rule("integer", _integer, lambda v: v >= 1, "an integer >= 1", numeric=True),
-    "train.batch_size": Rule("integer", _integer, lambda v: v >= 1, "an integer >= 1", numeric=True),
-    "train.shuffle": Rule("boolean", _boolean, allowed="true or false"),
+    "data.standardize": Rule("boolean", boolean, allowed="true or false"),
+    "model.hidden": HYPERPARAMETERS["hidden"],
+    "model.activation": HYPERPARAMETERS["activation"],
+    "loss.name": one_of(LOSSES),
+    "loss.l2": HYPERPARAMETERS["l2"],
+    "optim.name": one_of(OPTIMIZERS),
+    "optim.lr": HYPERPARAMETERS["lr"],
+    "optim.momentum": HYPERPARAMETERS["momentum"],
+    "train.epochs": HYPERPARAMETERS["epochs"],
+    "train.batch_size": HYPERPARAMETERS["batch_size"],
+    "train.shuffle": HYPERPARAMETERS["shuffle"],
 }
 
 _TOP_LEVEL = ["name", "seed", "dtype", *SECTIONS, "sweep"]
-
-
-def _describe(value: Any) -> str:
-    kind = {bool: "boolean", int: "integer", float: "number", str: "string", list: "list", dict: "table"}
-    return f"{value!r} ({kind.get(type(value), type(value).__name__)})"
 
 
 def _unknown(key: str, allowed: list[str], where: str) -> ConfigError:
@@ -158,13 +142,10 @@ def _unknown(key: str, allowed: list[str], where: str) -> ConfigError:
 
 
 def _validate(path: str, value: Any) -> Any:
-    rule = RULES[path]
-    clean = rule.convert(value)
-    if clean is None:
-        raise ConfigError(f"{path}: expected {rule.allowed or rule.kind}, got {_describe(value)}")
-    if not rule.check(clean):
-        raise ConfigError(f"{path}: expected {rule.allowed}, got {value!r}")
-    return clean
+    try:
+        return RULES[path](value, path)
+    except ValueError as exc:
+        raise ConfigError(str(exc)) from None
 
 
 def _keys_of(section: str) -> list[str]:
@@ -187,7 +168,7 @@ def config_from_dict(raw: Mapping[str, Any], default_name: str | None = None) ->
     for section, cls in SECTIONS.items():
         table = raw.get(section, {})
         if not isinstance(table, Mapping):
-            raise ConfigError(f"{section}: expected a table [{section}], got {_describe(table)}")
+            raise ConfigError(f"{section}: expected a table [{section}], got {describe(table)}")
         allowed = _keys_of(section)
         for key in table:
             if key not in allowed:
@@ -200,12 +181,12 @@ def config_from_dict(raw: Mapping[str, Any], default_name: str | None = None) ->
 
 def _check_data_keys(table: Mapping[str, Any], data: DataConfig) -> None:
     """Keys that mean nothing for the chosen dataset are errors, not silently ignored."""
-    spec = DATASETS[data.dataset]
+    options = DATASET_KEYS[data.dataset]
     for key in table:
         if key in ("dataset", "test_size", "standardize"):
             continue
-        if key not in spec.options:
-            users = sorted(name for name, s in DATASETS.items() if key in s.options)
+        if key not in options:
+            users = sorted(name for name, keys in DATASET_KEYS.items() if key in keys)
             raise ConfigError(
                 f"data.{key} does not apply to dataset {data.dataset!r}; it is used by: {', '.join(users)}"
             )
@@ -215,7 +196,7 @@ def _check_data_keys(table: Mapping[str, Any], data: DataConfig) -> None:
 
 def _validate_sweep(table: Any) -> dict[str, tuple]:
     if not isinstance(table, Mapping):
-        raise ConfigError(f"sweep: expected a table [sweep], got {_describe(table)}")
+        raise ConfigError(f"sweep: expected a table [sweep], got {describe(table)}")
     sweep = {}
     for path, values in table.items():
         rule = RULES.get(path)
@@ -226,7 +207,7 @@ def _validate_sweep(table: Any) -> dict[str, tuple]:
             raise ConfigError(f"sweep: {path!r} is not numeric; sweepable keys: "
                               + ", ".join(p for p, r in RULES.items() if r.numeric))
         if not isinstance(values, list) or not values:
-            raise ConfigError(f"sweep.{path}: expected a non-empty list of values, got {_describe(values)}")
+            raise ConfigError(f"sweep.{path}: expected a non-empty list of values, got {describe(values)}")
         sweep[path] = tuple(_validate(path, v) for v in values)
     return sweep
 
@@ -279,7 +260,7 @@ def apply_overrides(raw: Mapping[str, Any], assignments: Iterable[tuple[str, Any
         if dot:
             table = result.setdefault(section, {})
             if not isinstance(table, dict):
-                raise ConfigError(f"{section}: expected a table [{section}], got {_describe(table)}")
+                raise ConfigError(f"{section}: expected a table [{section}], got {describe(table)}")
             table[name] = value
         else:
             result[key] = value
@@ -298,7 +279,7 @@ def config_to_dict(config: Config) -> dict[str, Any]:
     for section in SECTIONS:
         table = dataclasses.asdict(getattr(config, section))
         out[section] = {k: (list(v) if isinstance(v, tuple) else v) for k, v in table.items() if v is not None}
-    used = DATASETS[config.data.dataset].options
+    used = DATASET_KEYS[config.data.dataset]
     out["data"] = {k: v for k, v in out["data"].items() if k in _EVERY_DATASET or k in used}
     if config.sweep:
         out["sweep"] = {k: [list(x) if isinstance(x, tuple) else x for x in v] for k, v in config.sweep.items()}

@@ -7,22 +7,22 @@ from typing import Any
 import numpy as np
 
 from minnet import nn
+from minnet.autograd.activations import ACTIVATIONS
 
 __all__ = ["build_mlp", "mlp_spec"]
-
-# He initialisation for ReLU, Glorot for the saturating activations.
-_INIT_FOR = {"relu": "he", "sigmoid": "glorot", "tanh": "glorot"}
 
 
 def build_mlp(
     sizes: list[int], activation: str, rng: np.random.Generator | None = None, dtype: Any = None
 ) -> nn.Sequential:
-    """Linear layers of the given sizes (inputs, *hidden, outputs) with an activation between."""
+    """Linear layers of the given sizes (inputs, *hidden, outputs) with an activation
+    between, each initialised as the activation table says suits the activation."""
+    init = ACTIVATIONS[activation].init
     layers: list[nn.Module] = []
     for i, (fan_in, fan_out) in enumerate(zip(sizes[:-1], sizes[1:])):
         if i:
-            layers.append(nn.ACTIVATIONS[activation]())
-        layers.append(nn.Linear(fan_in, fan_out, init=_INIT_FOR[activation], rng=rng, dtype=dtype))
+            layers.append(nn.ACTIVATION_LAYERS[activation]())
+        layers.append(nn.Linear(fan_in, fan_out, init=init, rng=rng, dtype=dtype))
     return nn.Sequential(*layers)
 
 

@@ -11,16 +11,17 @@ import argparse
 from collections.abc import Sequence
 
 from minnet import graph, losses
-from minnet.cli import DEFAULT_CONFIG, _config_path, _Parser
-from minnet.config import load_config
-from minnet.data import minibatches
-from minnet.training import minibatch_loss, start_run
+from minnet.cli.parsing import DEFAULT_CONFIG, Parser, config_path
+from minnet.train.config import load_config
+from minnet.train.data import minibatches
+from minnet.train.loop import batch_loss
+from minnet.train.run import start_run
 
 __all__ = ["main"]
 
 
 def _parser() -> argparse.ArgumentParser:
-    p = _Parser(prog="python -m minnet graph", description="Draw the loss graph of a config's model for one minibatch.")
+    p = Parser(prog="python -m minnet graph", description="Draw the loss graph of a config's model for one minibatch.")
     p.add_argument("config", nargs="?", help=f"TOML config file (default: {DEFAULT_CONFIG})")
     p.add_argument("-o", "--output", default="graph.svg", help="file to write: .svg, .png, .pdf or .dot (default graph.svg)")
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override a config value")
@@ -30,12 +31,13 @@ def _parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str]) -> int:
     args = _parser().parse_args(list(argv))
-    config = load_config(_config_path(args.config), args.set)
+    config = load_config(config_path(args.config), args.set)
     run = start_run(config)
     for name, param in run.model.named_parameters():
         param.name = name
     index = next(minibatches(len(run.dataset.X_train), config.train.batch_size, config.train.shuffle, run.rng))
-    loss = minibatch_loss(run, index, losses.weight_matrices(run.model))
+    loss = batch_loss(run.model, run.loss_fn, run.dataset.X_train, run.targets[0], index,
+                      config.loss.l2, losses.weight_matrices(run.model))
     loss.name = "loss"
     loss.backward()
     written = graph.render(loss, args.output)

@@ -17,16 +17,16 @@ import numpy as np
 __all__ = ["backward", "topological_order", "unbroadcast"]
 
 _ndarray = np.ndarray
-_creation = operator.attrgetter("_seq")
+_depth = operator.attrgetter("_depth")
 
 
 def topological_order(root: Any) -> list:
     """The op outputs behind ``root`` (root included), every one after its inputs.
 
     Only nodes with a backward rule are listed: leaves have nothing to propagate.
-    A node is always created after its inputs, so sorting the reachable nodes by
-    creation number (``_seq``) orders them; finding them is one pass over the
-    edges, with no recursion however deep the graph.
+    A node is deeper than each of its inputs (``_depth``, set by ``record``), so
+    sorting the reachable nodes by depth orders them; finding them is one pass over
+    the edges, with no recursion however deep the graph.
     """
     if root._backward is None:
         return []
@@ -37,7 +37,7 @@ def topological_order(root: Any) -> list:
             if parent._backward is not None and parent not in seen:
                 seen.add(parent)
                 order.append(parent)
-    order.sort(key=_creation)
+    order.sort(key=_depth)
     return order
 
 

@@ -13,7 +13,8 @@ from collections.abc import Callable
 
 import numpy as np
 
-from minnet.tensor import Tensor, no_grad
+from minnet.autograd.state import no_grad
+from minnet.autograd.tensor import Tensor
 
 __all__ = ["gradcheck", "GradcheckError"]
 

@@ -1,13 +1,15 @@
 """The formula sheet: every differentiable op, its forward value beside its backward rule.
 
-Each op computes its value with numpy, and, only when some input requires grad (and
-grad mode is on), returns a node whose ``backward(g)`` closure gives one gradient per
+Each op computes its value with numpy and, only when some input requires grad (and
+grad mode is on), records a node whose ``backward(g)`` closure gives one gradient per
 input: the upstream gradient ``g`` times the op's local derivative -- the chain rule,
 one line per input.  A rule may return a gradient of the broadcast shape; the engine
 reduces it to the input's shape.  Rules return None for inputs that need no gradient,
-so no work is spent on data or constants.
+so no work is spent on data or constants.  Under each op, its entry in ``FORMULAS``
+says how ``graph.explain`` writes that rule.
 
-The ops are also bound as Tensor methods and operators at the bottom of this file.
+Ops are written with the public :mod:`minnet.extend` API, and bound as Tensor methods
+and operators at the bottom of this file (Tensor declares them for type checkers).
 """
 
 from __future__ import annotations
@@ -18,23 +20,18 @@ from typing import Any
 
 import numpy as np
 
-from minnet.tensor import Tensor, _as_tensor, _leaf, _needs_grad, _node
+from minnet.autograd.activations import ACTIVATIONS, Activation
+from minnet.autograd.extend import Formula, constant, needs_grad, operands, record
+from minnet.autograd.tensor import Axis, Tensor
 
 __all__ = [
     "add", "sub", "mul", "div", "pow", "matmul", "neg",
-    "exp", "log", "sqrt", "abs", "sigmoid", "tanh", "relu",
+    "exp", "log", "sqrt", "abs", "sigmoid", "tanh", "relu", "activate",
     "sum", "mean", "max", "logsumexp", "log_softmax", "softmax",
-    "reshape", "transpose", "getitem",
+    "reshape", "transpose", "getitem", "FORMULAS",
 ]
 
-Axis = int | tuple[int, ...] | None
-
-
-def _operands(a: Any, b: Any) -> tuple[Tensor, Tensor]:
-    """Both operands as tensors; a number or array takes the other's dtype."""
-    if isinstance(a, Tensor):
-        return a, (b if isinstance(b, Tensor) else _as_tensor(b, a))
-    return _as_tensor(a, b), b
+FORMULAS: dict[str, Formula] = {}
 
 
 def _elementwise(op: Callable, a: Any, b: Any, name: str) -> tuple[Tensor, Tensor, np.ndarray]:
@@ -44,7 +41,7 @@ def _elementwise(op: Callable, a: Any, b: Any, name: str) -> tuple[Tensor, Tenso
     Two one-element (0-d) operands, as in ``loss + lam * penalty``, are combined as
     numpy scalars: the same arithmetic, at a third of the cost of a ufunc call.
     """
-    a, b = _operands(a, b)
+    a, b = operands(a, b)
     x, y = a.data, b.data
     if not x.ndim and not y.ndim:
         return a, b, op(x[()], y[()])
@@ -65,68 +62,78 @@ def _expand(g: np.ndarray, axis: Axis, keepdims: bool) -> np.ndarray:
 
 def add(a: Any, b: Any) -> Tensor:
     a, b, out = _elementwise(operator.add, a, b, "add")
-    if not _needs_grad(a, b):
-        return _leaf(out)
+    if not needs_grad(a, b):
+        return constant(out)
 
     def backward(g):  # d(a+b)/da = 1, d(a+b)/db = 1
         return g, g
-    return _node(out, (a, b), backward, "add")
+    return record(out, (a, b), backward, "add")
+FORMULAS["add"] = Formula.elementwise("{0}+{1}", "1", "1")
 
 
 def sub(a: Any, b: Any) -> Tensor:
     a, b, out = _elementwise(operator.sub, a, b, "sub")
-    if not _needs_grad(a, b):
-        return _leaf(out)
+    if not needs_grad(a, b):
+        return constant(out)
 
     def backward(g):  # d(a-b)/da = 1, d(a-b)/db = -1
         return g, (-g if b.requires_grad else None)
-    return _node(out, (a, b), backward, "sub")
+    return record(out, (a, b), backward, "sub")
+FORMULAS["sub"] = Formula.elementwise("{0}−{1}", "1", "−1")
 
 
 def mul(a: Any, b: Any) -> Tensor:
     a, b, out = _elementwise(operator.mul, a, b, "mul")
-    if not _needs_grad(a, b):
-        return _leaf(out)
+    if not needs_grad(a, b):
+        return constant(out)
     x, y = a.data, b.data
 
     def backward(g):  # d(a*b)/da = b, d(a*b)/db = a
         return (g * y if a.requires_grad else None), (g * x if b.requires_grad else None)
-    return _node(out, (a, b), backward, "mul")
+    return record(out, (a, b), backward, "mul")
+FORMULAS["mul"] = Formula.elementwise("{0}·{1}", "{1}", "{0}")
 
 
 def div(a: Any, b: Any) -> Tensor:
     a, b, out = _elementwise(operator.truediv, a, b, "div")
-    if not _needs_grad(a, b):
-        return _leaf(out)
+    if not needs_grad(a, b):
+        return constant(out)
     y = b.data
 
     def backward(g):  # d(a/b)/da = 1/b, d(a/b)/db = -a/b² = -out/b
         ga = g / y
         return (ga if a.requires_grad else None), (-ga * out if b.requires_grad else None)
-    return _node(out, (a, b), backward, "div")
+    return record(out, (a, b), backward, "div")
+FORMULAS["div"] = Formula.elementwise("{0}/{1}", "1/{1}", "−{0}/{1}²")
 
 
 def pow(a: Any, b: Any) -> Tensor:
     a, b, out = _elementwise(operator.pow, a, b, "pow")
-    if not _needs_grad(a, b):
-        return _leaf(out)
+    if not needs_grad(a, b):
+        return constant(out)
     x, y = a.data, b.data
 
     def backward(g):  # d(a**b)/da = b·a**(b-1), d(a**b)/db = a**b · log(a)
-        ga = g * y * x ** (y - 1) if a.requires_grad else None
-        gb = g * out * np.log(np.where(x == 0, 1, x)) if b.requires_grad else None  # 0 at a = 0
+        ga = gb = None
+        if a.requires_grad:  # 0 where b = 0, even at a = 0 (where a**(b-1) is inf)
+            with np.errstate(divide="ignore", invalid="ignore"):
+                ga = np.where(y == 0, 0, g * y * x ** (y - 1))
+        if b.requires_grad:  # 0 at a = 0
+            gb = g * out * np.log(np.where(x == 0, 1, x))
         return ga, gb
-    return _node(out, (a, b), backward, "pow")
+    return record(out, (a, b), backward, "pow")
+FORMULAS["pow"] = Formula.elementwise("{0}^{1}", "{1}·{0}^({1}−1)", "{0}^{1}·log {0}")
 
 
 def neg(a: Tensor) -> Tensor:
     out = -a.data
-    if not _needs_grad(a):
-        return _leaf(out)
+    if not needs_grad(a):
+        return constant(out)
 
     def backward(g):  # d(-a)/da = -1
         return (-g,)
-    return _node(out, (a,), backward, "neg")
+    return record(out, (a,), backward, "neg")
+FORMULAS["neg"] = Formula.elementwise("−{0}", "−1")
 
 
 def matmul(a: Any, b: Any) -> Tensor:
@@ -135,19 +142,19 @@ def matmul(a: Any, b: Any) -> Tensor:
     For Z = XY the lecture's rules are dL/dX = dL/dZ·Yᵀ and dL/dY = Xᵀ·dL/dZ; a 1-D
     operand is treated as a row (left) or column (right) vector and squeezed back.
     """
-    a, b = _operands(a, b)
+    a, b = operands(a, b)
     x, y = a.data, b.data
     try:
         out = np.matmul(x, y)
     except ValueError:
         raise ValueError(f"matmul: shapes {a.shape} and {b.shape} are not aligned") from None
-    if not _needs_grad(a, b):
-        return _leaf(out)
+    if not needs_grad(a, b):
+        return constant(out)
 
     if x.ndim == 2 and y.ndim == 2:
         def backward(g):
             return (g @ y.T if a.requires_grad else None), (x.T @ g if b.requires_grad else None)
-        return _node(out, (a, b), backward, "matmul")
+        return record(out, (a, b), backward, "matmul")
 
     x2 = x[None, :] if x.ndim == 1 else x
     y2 = y[:, None] if y.ndim == 1 else y
@@ -165,131 +172,127 @@ def matmul(a: Any, b: Any) -> Tensor:
             gb = np.swapaxes(x2, -1, -2) @ g
             gb = gb[..., 0] if y.ndim == 1 else gb
         return ga, gb
-    return _node(out, (a, b), backward, "matmul")
+    return record(out, (a, b), backward, "matmul")
+FORMULAS["matmul"] = Formula.gradient("{G}·{1}ᵀ", "{0}ᵀ·{G}")
 
 
 # ---- elementwise functions ----------------------------------------------------------
 
 def exp(a: Tensor) -> Tensor:
     out = np.exp(a.data)
-    if not _needs_grad(a):
-        return _leaf(out)
+    if not needs_grad(a):
+        return constant(out)
 
     def backward(g):  # d exp(a)/da = exp(a), the output itself
         return (g * out,)
-    return _node(out, (a,), backward, "exp")
+    return record(out, (a,), backward, "exp")
+FORMULAS["exp"] = Formula.elementwise("exp {0}", "exp {0}")
 
 
 def log(a: Tensor) -> Tensor:
     x = a.data
     out = np.log(x)
-    if not _needs_grad(a):
-        return _leaf(out)
+    if not needs_grad(a):
+        return constant(out)
 
     def backward(g):  # d log(a)/da = 1/a
         return (g / x,)
-    return _node(out, (a,), backward, "log")
+    return record(out, (a,), backward, "log")
+FORMULAS["log"] = Formula.elementwise("log {0}", "1/{0}")
 
 
 def sqrt(a: Tensor) -> Tensor:
     out = np.sqrt(a.data)
-    if not _needs_grad(a):
-        return _leaf(out)
+    if not needs_grad(a):
+        return constant(out)
 
     def backward(g):  # d sqrt(a)/da = 1 / (2 sqrt(a))
         return (g * 0.5 / out,)
-    return _node(out, (a,), backward, "sqrt")
+    return record(out, (a,), backward, "sqrt")
+FORMULAS["sqrt"] = Formula.elementwise("√{0}", "1/(2√{0})")
 
 
 def abs(a: Tensor) -> Tensor:
     x = a.data
     out = np.abs(x)
-    if not _needs_grad(a):
-        return _leaf(out)
+    if not needs_grad(a):
+        return constant(out)
 
     def backward(g):  # d|a|/da = sign(a), taken as 0 at 0
         return (g * np.sign(x),)
-    return _node(out, (a,), backward, "abs")
+    return record(out, (a,), backward, "abs")
+FORMULAS["abs"] = Formula.elementwise("|{0}|", "sign {0}")
 
 
-def sigmoid_array(x: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
-    """σ(x) = 1 / (1 + exp(−x)) into ``out`` (may be ``x`` itself).
-
-    Accurate in both tails (exp(−x) = inf gives the right limit 0) and about three
-    times faster than scipy's expit on float32.
-    """
-    out = np.empty_like(x) if out is None else out
-    with np.errstate(over="ignore"):
-        np.exp(np.negative(x, out=out), out=out)
-    out += 1
-    return np.reciprocal(out, out=out)
+def activate(a: Tensor, activation: Activation | str) -> Tensor:
+    """The op of an activation-table entry (or its name): its forward, and its
+    backward from the output."""
+    if isinstance(activation, str):
+        activation = ACTIVATIONS[activation]
+    out = activation.forward(a.data, None)
+    if not needs_grad(a):
+        return constant(out)
+    backward = activation.backward
+    return record(out, (a,), lambda g: (backward(g, out),), activation.name)
 
 
 def sigmoid(a: Tensor) -> Tensor:
-    out = sigmoid_array(a.data)
-    if not _needs_grad(a):
-        return _leaf(out)
-
-    def backward(g):  # dσ(a)/da = σ(a)(1 - σ(a)), from the output alone
-        return (g * out * (1 - out),)
-    return _node(out, (a,), backward, "sigmoid")
+    """σ(a) = 1 / (1 + exp(−a)); dσ/da = σ(1 − σ), read off the output."""
+    return activate(a, _SIGMOID)
 
 
 def tanh(a: Tensor) -> Tensor:
-    out = np.tanh(a.data)
-    if not _needs_grad(a):
-        return _leaf(out)
-
-    def backward(g):  # d tanh(a)/da = 1 - tanh(a)²
-        return (g * (1 - out * out),)
-    return _node(out, (a,), backward, "tanh")
+    """tanh(a); its derivative 1 − tanh² is read off the output."""
+    return activate(a, _TANH)
 
 
 def relu(a: Tensor) -> Tensor:
-    out = np.maximum(a.data, 0)
-    if not _needs_grad(a):
-        return _leaf(out)
+    """max(a, 0); the gradient passes where a > 0 and is 0 elsewhere (0 at a = 0)."""
+    return activate(a, _RELU)
 
-    def backward(g):  # d relu(a)/da = 1 where a > 0, else 0
-        return (g * (out > 0),)
-    return _node(out, (a,), backward, "relu")
 
+_SIGMOID, _TANH, _RELU = ACTIVATIONS["sigmoid"], ACTIVATIONS["tanh"], ACTIVATIONS["relu"]
+for _activation in ACTIVATIONS.values():
+    FORMULAS[_activation.name] = Formula.elementwise(_activation.expression, _activation.derivative)
 
 # ---- reductions ---------------------------------------------------------------------
 
 def sum(a: Tensor, axis: Axis = None, keepdims: bool = False) -> Tensor:
     out = a.data.sum(axis=axis, keepdims=keepdims)
-    if not _needs_grad(a):
-        return _leaf(out)
+    if not needs_grad(a):
+        return constant(out)
     shape = a.shape
 
     def backward(g):  # every summed element gets the upstream gradient
         return (np.broadcast_to(_expand(g, axis, keepdims), shape),)
-    return _node(out, (a,), backward, "sum")
+    return record(out, (a,), backward, "sum")
+FORMULAS["sum"] = Formula.gradient("{G} copied to every element of {0}")
 
 
 def mean(a: Tensor, axis: Axis = None, keepdims: bool = False) -> Tensor:
     out = a.data.mean(axis=axis, keepdims=keepdims)
-    if not _needs_grad(a):
-        return _leaf(out)
+    if not needs_grad(a):
+        return constant(out)
     shape = a.shape
     count = a.data.size // (out.size or 1)  # not max(): this module shadows the builtin
 
     def backward(g):  # each of the count averaged elements gets g / count
         return (np.broadcast_to(_expand(g, axis, keepdims) / count, shape),)
-    return _node(out, (a,), backward, "mean")
+    return record(out, (a,), backward, "mean")
+FORMULAS["mean"] = Formula.gradient("{G}/n for every element of {0}")
 
 
 def max(a: Tensor, axis: Axis = None, keepdims: bool = False) -> Tensor:
     x = a.data
     out = x.max(axis=axis, keepdims=keepdims)
-    if not _needs_grad(a):
-        return _leaf(out)
+    if not needs_grad(a):
+        return constant(out)
 
     def backward(g):  # the gradient goes to the maximum; ties share it equally
         hit = x == _expand(out, axis, keepdims)
         return (hit * (_expand(g, axis, keepdims) / hit.sum(axis=axis, keepdims=True)),)
-    return _node(out, (a,), backward, "max")
+    return record(out, (a,), backward, "max")
+FORMULAS["max"] = Formula.gradient("{G} at the maximum of {0}, 0 elsewhere")
 
 
 def logsumexp(a: Tensor, axis: Axis = -1, keepdims: bool = False) -> Tensor:
@@ -302,12 +305,13 @@ def logsumexp(a: Tensor, axis: Axis = -1, keepdims: bool = False) -> Tensor:
     out = np.log(total) + shift
     if not keepdims:
         out = out.reshape(()) if axis is None else np.squeeze(out, axis=axis)
-    if not _needs_grad(a):
-        return _leaf(out)
+    if not needs_grad(a):
+        return constant(out)
 
     def backward(g):  # d lse(a)/da = softmax(a)
         return (_expand(g, axis, keepdims) * (e / total),)
-    return _node(out, (a,), backward, "logsumexp")
+    return record(out, (a,), backward, "logsumexp")
+FORMULAS["logsumexp"] = Formula.gradient("{G}·softmax({0})")
 
 
 def log_softmax(a: Tensor, axis: int = -1) -> Tensor:
@@ -315,24 +319,26 @@ def log_softmax(a: Tensor, axis: int = -1) -> Tensor:
     shift = x.max(axis=axis, keepdims=True)
     shifted = x - shift
     out = shifted - np.log(np.exp(shifted).sum(axis=axis, keepdims=True))
-    if not _needs_grad(a):
-        return _leaf(out)
+    if not needs_grad(a):
+        return constant(out)
 
     def backward(g):  # d log_softmax/da: g - softmax · Σg
         return (g - np.exp(out) * g.sum(axis=axis, keepdims=True),)
-    return _node(out, (a,), backward, "log_softmax")
+    return record(out, (a,), backward, "log_softmax")
+FORMULAS["log_softmax"] = Formula.gradient("{G} − softmax({0})·Σ{G}")
 
 
 def softmax(a: Tensor, axis: int = -1) -> Tensor:
     x = a.data
     e = np.exp(x - x.max(axis=axis, keepdims=True))
     out = e / e.sum(axis=axis, keepdims=True)
-    if not _needs_grad(a):
-        return _leaf(out)
+    if not needs_grad(a):
+        return constant(out)
 
     def backward(g):  # Jacobian diag(s) - s sᵀ applied to g: s · (g - Σ g·s)
         return (out * (g - (g * out).sum(axis=axis, keepdims=True)),)
-    return _node(out, (a,), backward, "softmax")
+    return record(out, (a,), backward, "softmax")
+FORMULAS["softmax"] = Formula.gradient("{out}⊙({G} − Σ {G}⊙{out})")
 
 
 # ---- shape and indexing -------------------------------------------------------------
@@ -349,26 +355,28 @@ def reshape(a: Tensor, *shape: Any) -> Tensor:
         out = a.data.reshape(_shape_arg(shape))
     except ValueError:
         raise ValueError(f"reshape: cannot reshape shape {a.shape} into {_shape_arg(shape)}") from None
-    if not _needs_grad(a):
-        return _leaf(out)
+    if not needs_grad(a):
+        return constant(out)
     original = a.shape
 
     def backward(g):
         return (g.reshape(original),)
-    return _node(out, (a,), backward, "reshape")
+    return record(out, (a,), backward, "reshape")
+FORMULAS["reshape"] = Formula.gradient("{G} reshaped back to the shape of {0}")
 
 
 def transpose(a: Tensor, *axes: Any) -> Tensor:
     """Permute axes; with none given, reverse them (so ``.T`` of a matrix)."""
     axes = _shape_arg(axes) or None
     out = a.data.transpose(axes)
-    if not _needs_grad(a):
-        return _leaf(out)
+    if not needs_grad(a):
+        return constant(out)
     inverse = None if axes is None else tuple(np.argsort(np.mod(axes, a.ndim)))  # axes may be negative
 
     def backward(g):
         return (g.transpose(inverse),)
-    return _node(out, (a,), backward, "transpose")
+    return record(out, (a,), backward, "transpose")
+FORMULAS["transpose"] = Formula.gradient("({G})ᵀ")
 
 
 def _is_advanced(index: Any) -> bool:
@@ -383,8 +391,8 @@ def getitem(a: Tensor, index: Any) -> Tensor:
     elif isinstance(index, tuple):
         index = tuple(p.data.astype(np.intp) if isinstance(p, Tensor) else p for p in index)
     out = a.data[index]
-    if not _needs_grad(a):
-        return _leaf(out)
+    if not needs_grad(a):
+        return constant(out)
     x = a.data
     advanced = _is_advanced(index)
 
@@ -395,43 +403,29 @@ def getitem(a: Tensor, index: Any) -> Tensor:
         else:
             full[index] = g
         return (full,)
-    return _node(out, (a,), backward, "getitem")
+    return record(out, (a,), backward, "getitem")
+FORMULAS["getitem"] = Formula.gradient("{G} scattered into zeros shaped like {0}")
 
 
 # ---- Tensor methods and operators ---------------------------------------------------
 
-def _reflected(op):
+def _reflected(op: Callable[[Any, Any], Tensor]) -> Callable[[Tensor, Any], Tensor]:
     return lambda self, other: op(other, self)
 
 
-Tensor.__add__ = add
-Tensor.__radd__ = _reflected(add)
-Tensor.__sub__ = sub
-Tensor.__rsub__ = _reflected(sub)
-Tensor.__mul__ = mul
-Tensor.__rmul__ = _reflected(mul)
-Tensor.__truediv__ = div
-Tensor.__rtruediv__ = _reflected(div)
-Tensor.__pow__ = pow
-Tensor.__rpow__ = _reflected(pow)
-Tensor.__matmul__ = matmul
-Tensor.__rmatmul__ = _reflected(matmul)
-Tensor.__neg__ = neg
-Tensor.__getitem__ = getitem
-Tensor.exp = exp
-Tensor.log = log
-Tensor.sqrt = sqrt
-Tensor.abs = abs
-Tensor.__abs__ = abs
-Tensor.sigmoid = sigmoid
-Tensor.tanh = tanh
-Tensor.relu = relu
-Tensor.sum = sum
-Tensor.mean = mean
-Tensor.max = max
-Tensor.logsumexp = logsumexp
-Tensor.log_softmax = log_softmax
-Tensor.softmax = softmax
-Tensor.reshape = reshape
-Tensor.transpose = transpose
-Tensor.T = property(transpose)
+_METHODS: dict[str, Any] = {
+    "__add__": add, "__radd__": _reflected(add),
+    "__sub__": sub, "__rsub__": _reflected(sub),
+    "__mul__": mul, "__rmul__": _reflected(mul),
+    "__truediv__": div, "__rtruediv__": _reflected(div),
+    "__pow__": pow, "__rpow__": _reflected(pow),
+    "__matmul__": matmul, "__rmatmul__": _reflected(matmul),
+    "__neg__": neg, "__abs__": abs, "__getitem__": getitem,
+    "exp": exp, "log": log, "sqrt": sqrt, "abs": abs,
+    "sigmoid": sigmoid, "tanh": tanh, "relu": relu,
+    "sum": sum, "mean": mean, "max": max,
+    "logsumexp": logsumexp, "log_softmax": log_softmax, "softmax": softmax,
+    "reshape": reshape, "transpose": transpose, "T": property(transpose),
+}
+for _name, _method in _METHODS.items():
+    setattr(Tensor, _name, _method)

@@ -12,9 +12,13 @@ from typing import Any
 
 import numpy as np
 
-from minnet.checkpoint import atomic_write
-from minnet.sweep import value_label
-from minnet.tensor import Tensor, no_grad
+from minnet.autograd.state import no_grad
+from minnet.autograd.tensor import Tensor
+from minnet.train.data import load_dataset
+from minnet.train.files import atomic_write
+from minnet.train.history import read_history
+from minnet.train.predict import load_run
+from minnet.train.report import value_label
 
 __all__ = ["plot_run", "plot_curves", "plot_decision_boundary", "draw_decision_boundary", "save_figure", "plot_sweep"]
 
@@ -131,8 +135,6 @@ def plot_validation_curve(runs: list[Any], path: Path) -> Path:
 
 def plot_sweep_curves(runs: list[Any], path: Path) -> Path:
     """The test loss (solid) and train loss (dotted) of every run, one colour per value."""
-    from minnet.training import read_history
-
     fig = _figure(7, 4.5)
     ax = fig.add_subplot(1, 1, 1)
     for i, run in enumerate(runs):
@@ -152,9 +154,6 @@ def plot_sweep_curves(runs: list[Any], path: Path) -> Path:
 
 def plot_sweep_boundaries(runs: list[Any], path: Path) -> Path | None:
     """Decision boundaries side by side, one panel per value (2-D classification only)."""
-    from minnet.data import load_dataset
-    from minnet.training import load_run
-
     done = [r for r in runs if r.status == "completed"]
     datasets = [load_dataset(r.config.data, seed=r.config.seed, dtype=r.config.dtype) for r in done]
     if not done or not has_plane(datasets[0]):

@@ -13,39 +13,19 @@ saving leaves the previous checkpoint intact.
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 import zipfile
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
 import numpy as np
 
-from minnet.errors import CheckpointError
+from minnet.train.errors import CheckpointError
+from minnet.train.files import atomic_write
 
-__all__ = ["FORMAT", "atomic_write", "save_checkpoint", "load_checkpoint", "Checkpoint"]
+__all__ = ["FORMAT", "save_checkpoint", "load_checkpoint", "Checkpoint"]
 
 FORMAT = "minnet-checkpoint-1"
-
-
-def atomic_write(path: str | Path, write: Callable[[IO[bytes]], None]) -> None:
-    """Write a file through ``write(fileobj)`` to a temp file, then rename it into place."""
-    path = Path(path)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            write(f)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
-def atomic_write_text(path: str | Path, text: str) -> None:
-    atomic_write(path, lambda f: f.write(text.encode("utf-8")))
 
 
 class Checkpoint:

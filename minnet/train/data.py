@@ -34,7 +34,9 @@ from sklearn import datasets as skd
 from sklearn.model_selection import train_test_split
 from sklearn.preprocessing import StandardScaler
 
-from minnet.errors import ConfigError, DataError
+from minnet import hparams
+from minnet.train.config import DATASET_KEYS, DataConfig
+from minnet.train.errors import ConfigError, DataError
 
 __all__ = [
     "DataConfig",
@@ -54,19 +56,6 @@ MAX_INTEGER_CLASSES = 20
 # CSV cells that mean "no value" (compared in lower case).  They are rejected with a
 # message about missing values; "nan" and "inf" parse as numbers and are rejected too.
 MISSING_MARKERS = frozenset({"", "nan", "na", "n/a", "null"})
-
-
-@dataclass(frozen=True)
-class DataConfig:
-    """The ``[data]`` section of a config.  Ranges and types are checked in config.py."""
-
-    dataset: str = "moons"
-    n_samples: int = 1000
-    noise: float = 0.2
-    path: str | None = None  # csv only; relative paths are relative to the working directory
-    target: str | None = None  # csv only: target column name (default: last column)
-    test_size: float = 0.25
-    standardize: bool = True
 
 
 @dataclass(eq=False)
@@ -344,30 +333,25 @@ def _csv(cfg: DataConfig, seed: int) -> _Raw:
 
 # ---- registry -------------------------------------------------------------------------------
 
-_GEN = frozenset({"n_samples"})
-_GEN_NOISE = frozenset({"n_samples", "noise"})
-_NONE: frozenset[str] = frozenset()
-
-DATASETS: dict[str, DatasetSpec] = {
-    "moons": DatasetSpec(_moons, "classification", _GEN_NOISE),
-    "circles": DatasetSpec(_circles, "classification", _GEN_NOISE),
-    "blobs": DatasetSpec(_blobs, "classification", _GEN),
-    "classification": DatasetSpec(_classification, "classification", _GEN),
-    "regression": DatasetSpec(_regression, "regression", _GEN_NOISE),
-    "iris": DatasetSpec(partial(_bundled, "iris", skd.load_iris), "classification", _NONE),
-    "wine": DatasetSpec(partial(_bundled, "wine", skd.load_wine), "classification", _NONE),
-    "breast_cancer": DatasetSpec(
-        partial(_bundled, "breast_cancer", skd.load_breast_cancer), "classification", _NONE
-    ),
-    "digits": DatasetSpec(partial(_bundled, "digits", skd.load_digits), "classification", _NONE),
+_LOADERS: dict[str, tuple[Callable[[DataConfig, int], _Raw], str | None]] = {
+    "moons": (_moons, "classification"),
+    "circles": (_circles, "classification"),
+    "blobs": (_blobs, "classification"),
+    "classification": (_classification, "classification"),
+    "regression": (_regression, "regression"),
+    "iris": (partial(_bundled, "iris", skd.load_iris), "classification"),
+    "wine": (partial(_bundled, "wine", skd.load_wine), "classification"),
+    "breast_cancer": (partial(_bundled, "breast_cancer", skd.load_breast_cancer), "classification"),
+    "digits": (partial(_bundled, "digits", skd.load_digits), "classification"),
     # raw units (scaled=False): with standardize = false the data really is unscaled
-    "diabetes": DatasetSpec(
-        partial(_bundled, "diabetes", partial(skd.load_diabetes, scaled=False), target="progression"),
-        "regression",
-        _NONE,
-    ),
-    "csv": DatasetSpec(_csv, None, frozenset({"path", "target"})),
+    "diabetes": (partial(_bundled, "diabetes", partial(skd.load_diabetes, scaled=False), target="progression"),
+                 "regression"),
+    "csv": (_csv, None),
 }
+DATASETS: dict[str, DatasetSpec] = {
+    name: DatasetSpec(load, task, DATASET_KEYS[name]) for name, (load, task) in _LOADERS.items()
+}
+assert set(DATASETS) == set(DATASET_KEYS), "every dataset of the config schema needs a loader"
 
 GENERATED = frozenset(name for name, spec in DATASETS.items() if "n_samples" in spec.options)
 USES_NOISE = frozenset(name for name, spec in DATASETS.items() if "noise" in spec.options)
@@ -456,7 +440,6 @@ def minibatches(n: int, batch_size: int, shuffle: bool, rng: np.random.Generator
     is called (not when iteration starts), so the generator's state after each epoch
     is the same however the batches are consumed: resuming a run replays it exactly.
     """
-    if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) or batch_size < 1:
-        raise ValueError(f"minibatches: batch_size must be a positive integer, got {batch_size!r}")
+    batch_size = hparams.RULES["batch_size"](batch_size, "minibatches: batch_size")
     order = rng.permutation(n) if shuffle else np.arange(n)
     return (order[start:start + batch_size] for start in range(0, n, batch_size))

@@ -11,23 +11,15 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from minnet.config import load_config, parse_assignment
-from minnet.errors import ConfigError, MinnetError
+from minnet.cli.parsing import DEFAULT_CONFIG, Parser, config_path
+from minnet.train.config import load_config, parse_assignment
+from minnet.train.errors import ConfigError, MinnetError
 
 __all__ = ["main"]
 
-DEFAULT_CONFIG = Path("configs") / "moons.toml"
-
-
-class _Parser(argparse.ArgumentParser):
-    """argparse, but a usage mistake is one ``error:`` line and exit code 2."""
-
-    def error(self, message: str) -> None:  # type: ignore[override]
-        raise ConfigError(f"{message} (see --help)")
-
 
 def _parser() -> argparse.ArgumentParser:
-    p = _Parser(
+    p = Parser(
         prog="python train.py",
         description="Train an MLP with minnet from a TOML config.",
         epilog="Exit codes: 0 ok, 2 bad config/data/usage, 3 diverged, 130 interrupted. "
@@ -46,13 +38,6 @@ def _parser() -> argparse.ArgumentParser:
     return p
 
 
-def _config_path(given: str | None) -> str | Path | None:
-    """The config to use: as given, else configs/moons.toml, else the built-in defaults (moons)."""
-    if given:
-        return given
-    return DEFAULT_CONFIG if DEFAULT_CONFIG.is_file() else None
-
-
 def _require_matplotlib() -> None:
     try:
         import matplotlib  # noqa: F401
@@ -60,14 +45,9 @@ def _require_matplotlib() -> None:
         raise ConfigError("--plot needs matplotlib: pip install 'minnet[plot]' (or pip install matplotlib)") from None
 
 
-def _print_summary(result) -> None:
-    from minnet.report import run_table
-
-    print(run_table(result))
-
-
 def _train(args: argparse.Namespace) -> int:
-    from minnet import training
+    from minnet.train import run
+    from minnet.train.report import run_table
 
     if args.plot:
         _require_matplotlib()
@@ -75,20 +55,20 @@ def _train(args: argparse.Namespace) -> int:
         if args.config or args.sweep or args.out:
             raise ConfigError("--resume takes only a run folder (and --set train.epochs=N); drop CONFIG/--sweep/--out")
         overrides = [parse_assignment(item, "--set") for item in args.set]
-        result = training.resume(args.resume, overrides, quiet=args.quiet)
+        result = run.resume(args.resume, overrides, quiet=args.quiet)
     else:
-        config = load_config(_config_path(args.config), args.set)
+        config = load_config(config_path(args.config), args.set)
         if args.sweep or config.sweep:
-            from minnet.sweep import run_sweep_cli
+            from minnet.cli import sweep
 
-            return run_sweep_cli(config, args)
-        run_dir = Path(args.out) if args.out else training.new_run_dir(config.name)
-        result = training.train(config, run_dir, quiet=args.quiet)
+            return sweep.run(config, args)
+        run_dir = Path(args.out) if args.out else run.new_run_dir(config.name)
+        result = run.train(config, run_dir, quiet=args.quiet)
     if args.plot:
-        from minnet.plots import plot_run
+        from minnet.train.plots import plot_run
 
         plot_run(result)
-    _print_summary(result)
+    print(run_table(result))
     return 0
 
 
@@ -96,9 +76,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     try:
         if argv[:1] == ["graph"]:
-            from minnet.graph_cli import main as graph_main
+            from minnet.cli import graph
 
-            return graph_main(argv[1:])
+            return graph.main(argv[1:])
         args = _parser().parse_args(argv)
         if args.jobs < 1:
             raise ConfigError(f"--jobs must be an integer >= 1, got {args.jobs}")

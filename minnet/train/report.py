@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-__all__ = ["format_table", "run_table"]
+__all__ = ["format_table", "run_table", "value_text", "value_label"]
 
 
 def _cell(value: Any) -> str:
@@ -35,3 +35,15 @@ def run_table(result: Any) -> str:
     where = f" -> {result.run_dir}" if result.run_dir is not None else ""
     title = f"{result.config.name}: {final['epoch']} epochs in {result.metrics['seconds']:.1f} s{where}"
     return title + "\n" + format_table(["", *scores], rows)
+
+
+def value_text(value: Any) -> str:
+    """A swept value as people write it: ``0.001``, ``1e-05``, ``16-16`` for hidden widths."""
+    if isinstance(value, (tuple, list)):
+        return "-".join(map(str, value))
+    return f"{value:g}" if isinstance(value, float) else str(value)
+
+
+def value_label(run: Any) -> str:
+    """``l2=0.001, lr=0.1``: a sweep's run named by its swept values, for legends and titles."""
+    return ", ".join(f"{k.split('.')[-1]}={value_text(v)}" for k, v in run.assignment.items())

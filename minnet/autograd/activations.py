@@ -1,0 +1,78 @@
+"""The activation table: everything minnet knows about an activation, in one row.
+
+The autograd ops (``mn.relu``...), the fused ``Linear`` + activation nodes, the
+``nn.ReLU``-style layers, weight initialisation, config and estimator names and
+``graph.explain``'s formulas all read this table, so adding an activation is one
+entry here.  Each derivative is read off the output y = act(z), which is what the
+ops keep for their backward pass.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+
+__all__ = ["Activation", "ACTIVATIONS", "sigmoid_array"]
+
+
+def sigmoid_array(x: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
+    """σ(x) = 1 / (1 + exp(−x)) into ``out`` (which may be ``x`` itself).
+
+    Accurate in both tails: exp(−x) = inf gives the right limit 0.
+    """
+    out = np.empty_like(x) if out is None else out
+    with np.errstate(over="ignore"):
+        np.exp(np.negative(x, out=out), out=out)
+    out += 1
+    return np.reciprocal(out, out=out)
+
+
+@dataclass(frozen=True)
+class Activation:
+    """One activation: its forward, its backward from the output, and how to show it."""
+
+    name: str
+    forward: Callable[[np.ndarray, np.ndarray | None], np.ndarray]  # act(z), into out if given (may be z)
+    backward: Callable[[np.ndarray, np.ndarray], np.ndarray]  # (g, y) -> g·act'(z), y = act(z)
+    init: str  # the weight initialisation that suits it (a key of nn.init.INITIALIZERS)
+    expression: str  # the output in terms of the input {0}
+    derivative: str  # act'(z) in terms of the input {0}
+    derivative_from_output: str  # act'(z) in terms of the output {out}
+
+
+ACTIVATIONS: dict[str, Activation] = {
+    a.name: a
+    for a in (
+        Activation(
+            "sigmoid",
+            forward=sigmoid_array,
+            backward=lambda g, y: g * y * (1 - y),
+            init="glorot",
+            expression="σ({0})",
+            derivative="σ({0})(1−σ({0}))",
+            derivative_from_output="{out}(1−{out})",
+        ),
+        Activation(
+            "tanh",
+            forward=lambda z, out: np.tanh(z, out=out),
+            backward=lambda g, y: g * (1 - y * y),
+            init="glorot",
+            expression="tanh {0}",
+            derivative="1−tanh²{0}",
+            derivative_from_output="(1−{out}²)",
+        ),
+        Activation(
+            "relu",
+            # selects rather than multiplies by a 0/1 mask, so an inf upstream at an
+            # inactive unit gives 0, not nan (PyTorch's convention; 0 at z = 0 too)
+            forward=lambda z, out: np.maximum(z, 0, out=out),
+            backward=lambda g, y: np.where(y > 0, g, 0),
+            init="he",
+            expression="relu {0}",
+            derivative="[{0}>0]",
+            derivative_from_output="[{out}>0]",
+        ),
+    )
+}

@@ -1,0 +1,5 @@
+"""Layer 5, the command line: ``python train.py`` / ``python -m minnet`` (see ``main``)."""
+
+from minnet.cli.main import main
+
+__all__ = ["main"]

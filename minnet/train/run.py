@@ -1,0 +1,375 @@
+"""Train an MLP from a Config: the loop behind ``python train.py``, as a Python API.
+
+``train(config, run_dir)`` builds data, model, loss and optimizer from the config,
+runs minibatch SGD on L + l2·R, evaluates every epoch, and -- when given a run
+folder -- keeps ``config.toml``, ``history.csv``, ``model.npz`` and ``metrics.json``
+there up to date after every epoch, so a crash, a divergence or Ctrl-C never loses
+a finished epoch.  ``load_run(run_dir)`` brings a trained model back to predict.
+
+One seed drives everything: the data (generation and split), the initial weights
+and the shuffling; resuming from a checkpoint restores the shuffling generator, so a
+resumed run is bit-identical to an uninterrupted one.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from tqdm.auto import tqdm
+
+from minnet import losses
+from minnet.autograd.state import no_grad
+from minnet.autograd.tensor import Tensor
+from minnet.nn import Sequential
+from minnet.optim import OPTIMIZERS
+from minnet.train.checkpoint import load_checkpoint, save_checkpoint
+from minnet.train.config import Config, apply_overrides, config_from_dict, config_to_dict, load_config, to_toml
+from minnet.train.data import Dataset, load_dataset, minibatches
+from minnet.train.errors import CheckpointError, ConfigError, DivergedError, MinnetError, TrainingInterrupted
+from minnet.train.files import atomic_write_text
+from minnet.train.history import append_history, history_csv, read_history
+from minnet.train.loop import NonFiniteError, train_epoch
+from minnet.train.metrics import METRICS, rmse
+from minnet.train.models import build_mlp, mlp_spec
+
+__all__ = ["train", "resume", "TrainResult", "new_run_dir", "start_run"]
+
+DEFAULT_LOSS = {"classification": "softmax_cross_entropy", "regression": "mse"}
+
+
+@dataclass
+class TrainResult:
+    model: Sequential
+    history: list[dict[str, float]]
+    metrics: dict[str, Any]
+    dataset: Dataset
+    run_dir: Path | None = None
+    config: Config = field(default_factory=Config)
+
+
+# ---- run folders --------------------------------------------------------------------
+
+def new_run_dir(name: str, root: str | Path = "runs") -> Path:
+    """``runs/<name>``, or ``runs/<name>-2``, ``-3``, ... so earlier runs are never overwritten."""
+    root = Path(root)
+    candidate, n = root / name, 1
+    while candidate.exists():
+        n += 1
+        candidate = root / f"{name}-{n}"
+    return candidate
+
+
+def _prepare_dir(run_dir: Path) -> None:
+    try:
+        run_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise ConfigError(f"cannot create run folder {str(run_dir)!r}: {exc.strerror}") from None
+
+
+# ---- the pieces a config describes --------------------------------------------------
+
+def _loss_name(config: Config, dataset: Dataset) -> str:
+    name = config.loss.name or DEFAULT_LOSS[dataset.task]
+    if name == "softmax_cross_entropy" and dataset.task != "classification":
+        raise ConfigError(
+            f"loss.name: 'softmax_cross_entropy' needs class labels, but dataset "
+            f"{dataset.name!r} is a regression task; use 'mse'"
+        )
+    return name
+
+
+def _targets(dataset: Dataset, loss_name: str, dtype: np.dtype) -> tuple[np.ndarray, np.ndarray]:
+    """What the loss compares predictions with: labels, or one-hot rows for MSE on classes."""
+    if dataset.task == "classification" and loss_name == "mse":
+        eye = np.eye(dataset.n_outputs, dtype=dtype)
+        return eye[dataset.y_train], eye[dataset.y_test]
+    return dataset.y_train, dataset.y_test
+
+
+def _scaler_state(dataset: Dataset) -> dict[str, np.ndarray]:
+    state = {}
+    if dataset.scaler is not None:
+        state["data/x_mean"] = dataset.scaler.mean_
+        state["data/x_scale"] = dataset.scaler.scale_
+    if dataset.task == "regression":
+        state["data/y_mean"] = dataset.y_mean
+        state["data/y_scale"] = dataset.y_scale
+    return state
+
+
+# Fast epochs are checkpointed at most this often (seconds), so a tiny model trained
+# for thousands of epochs does not spend its time writing files.  The state of the
+# last finished epoch is always kept in memory and written at the end, on Ctrl-C and
+# on divergence; history.csv gets its row after every epoch.
+CHECKPOINT_INTERVAL = 1.0
+
+
+@dataclass
+class _Snapshot:
+    """The state at the end of an epoch: what a checkpoint of that epoch holds."""
+
+    epoch: int
+    params: dict[str, np.ndarray]
+    velocity: list[np.ndarray | None]
+    rng: dict[str, Any]
+
+
+@dataclass
+class _Run:
+    """Everything one training run holds while it goes."""
+
+    config: Config
+    dataset: Dataset
+    model: Sequential
+    optimizer: Any
+    loss_fn: Any
+    targets: tuple[np.ndarray, np.ndarray]
+    rng: np.random.Generator
+    history: list[dict[str, float]]
+    run_dir: Path | None
+    snapshot: _Snapshot | None = None
+    saved_epoch: int = 0
+    saved_at: float = 0.0
+
+    @property
+    def epoch(self) -> int:
+        return len(self.history)
+
+    def evaluate(self, X: np.ndarray, target: np.ndarray, labels: np.ndarray) -> dict[str, float]:
+        with no_grad():
+            out = self.model(Tensor(X))
+            loss = self.loss_fn(out, target).item()
+        task = self.dataset.task
+        name, metric = METRICS[task]
+        scores = {"loss": loss, name: metric(out.data, labels)}
+        if task == "regression":  # in the target's original units
+            scores["rmse"] = rmse(self.dataset.unscale_target(out.data), self.dataset.unscale_target(labels))
+        return scores
+
+    def end_epoch(self, row: dict[str, float]) -> None:
+        """Record a finished epoch: its history row on disk now, its checkpoint at most
+        every CHECKPOINT_INTERVAL seconds (and always at the end, on Ctrl-C or divergence)."""
+        self.history.append(row)
+        if self.run_dir is None:
+            return
+        self.snapshot = _Snapshot(
+            epoch=self.epoch,
+            params=self.model.state_dict(),
+            velocity=self.optimizer.state_dict()["velocity"],
+            rng=self.rng.bit_generator.state,
+        )
+        append_history(self.run_dir / "history.csv", row)
+        if self.epoch == self.config.train.epochs or time.monotonic() - self.saved_at >= CHECKPOINT_INTERVAL:
+            self.save()
+
+    def save(self) -> None:
+        """Write the checkpoint of the last finished epoch, unless it is on disk already."""
+        snap = self.snapshot
+        if self.run_dir is None or snap is None or snap.epoch == self.saved_epoch:
+            return
+        state = _scaler_state(self.dataset)
+        for i, v in enumerate(snap.velocity):
+            if v is not None:
+                state[f"optim/velocity/{i}"] = v
+        meta = {
+            "epoch": snap.epoch,
+            "model": mlp_spec(self.model_sizes, self.config.model.activation),
+            "config": config_to_dict(self.config),
+            "optimizer": {"name": self.config.optim.name, "lr": self.optimizer.lr,
+                          "momentum": self.optimizer.momentum},
+            "rng": snap.rng,
+            "data": {
+                "name": self.dataset.name,
+                "task": self.dataset.task,
+                "feature_names": list(self.dataset.feature_names),
+                "class_names": self.dataset.class_names,
+            },
+            "last_row": self.history[snap.epoch - 1],
+        }
+        save_checkpoint(self.run_dir / "model.npz", snap.params, meta, state)
+        self.saved_epoch, self.saved_at = snap.epoch, time.monotonic()
+
+    @property
+    def model_sizes(self) -> list[int]:
+        return [self.dataset.n_features, *self.config.model.hidden, self.dataset.n_outputs]
+
+
+def start_run(config: Config, run_dir: Path | None = None) -> _Run:
+    """Data, model, optimizer and generators for a fresh run of ``config``."""
+    dtype = np.dtype(config.dtype)
+    dataset = load_dataset(config.data, seed=config.seed, dtype=dtype)
+    init_seed, shuffle_seed = np.random.SeedSequence(config.seed).spawn(2)
+    sizes = [dataset.n_features, *config.model.hidden, dataset.n_outputs]
+    model = build_mlp(sizes, config.model.activation, rng=np.random.default_rng(init_seed), dtype=dtype)
+    optimizer = OPTIMIZERS[config.optim.name](model.parameters(), lr=config.optim.lr, momentum=config.optim.momentum)
+    loss_name = _loss_name(config, dataset)
+    return _Run(
+        config=config,
+        dataset=dataset,
+        model=model,
+        optimizer=optimizer,
+        loss_fn=losses.LOSSES[loss_name],
+        targets=_targets(dataset, loss_name, dtype),
+        rng=np.random.default_rng(shuffle_seed),
+        history=[],
+        run_dir=run_dir,
+    )
+
+
+# ---- the loop -----------------------------------------------------------------------
+
+def _train_epoch(run: _Run) -> None:
+    """One pass of minibatch SGD over the training set."""
+    config = run.config
+    batches = minibatches(len(run.dataset.X_train), config.train.batch_size, config.train.shuffle, run.rng)
+    try:
+        train_epoch(run.model, run.loss_fn, run.optimizer, run.dataset.X_train, run.targets[0], batches,
+                    l2=config.loss.l2, weights=losses.weight_matrices(run.model))
+    except NonFiniteError:
+        raise _diverged(run, run.epoch + 1) from None
+
+
+def _diverged(run: _Run, epoch: int) -> DivergedError:
+    where = f"; history and the checkpoint of epoch {run.epoch} are kept in {run.run_dir}" \
+        if run.run_dir is not None and run.epoch else ""
+    return DivergedError(
+        f"training diverged at epoch {epoch}: the loss became NaN or infinite; "
+        f"try a smaller optim.lr (now {run.config.optim.lr:g}), e.g. --set optim.lr={run.config.optim.lr / 10:g}{where}"
+    )
+
+
+def _epoch_row(run: _Run, seconds: float) -> dict[str, float]:
+    data = run.dataset
+    train_scores = run.evaluate(data.X_train, run.targets[0], data.y_train)
+    test_scores = run.evaluate(data.X_test, run.targets[1], data.y_test)
+    if not (math.isfinite(train_scores["loss"]) and math.isfinite(test_scores["loss"])):
+        raise _diverged(run, run.epoch + 1)
+    row: dict[str, float] = {"epoch": run.epoch + 1}
+    for key in train_scores:
+        row[f"train_{key}"] = train_scores[key]
+        row[f"test_{key}"] = test_scores[key]
+    row["seconds"] = round(seconds, 4)
+    return row
+
+
+def _metrics(run: _Run, status: str) -> dict[str, Any]:
+    last = run.history[-1] if run.history else {}
+    return {
+        "status": status,
+        "name": run.config.name,
+        "dataset": run.dataset.name,
+        "task": run.dataset.task,
+        "epochs": run.epoch,
+        "final": last,
+        "seconds": round(sum(row["seconds"] for row in run.history), 4),
+    }
+
+
+def _finish(run: _Run, status: str) -> dict[str, Any]:
+    metrics = _metrics(run, status)
+    if run.run_dir is not None:
+        atomic_write_text(run.run_dir / "metrics.json", json.dumps(metrics, indent=2) + "\n")
+    return metrics
+
+
+def _epochs(run: _Run, bar: Any) -> None:
+    """Train, evaluate and save epoch after epoch until the configured number."""
+    while run.epoch < run.config.train.epochs:
+        started = time.perf_counter()
+        _train_epoch(run)
+        row = _epoch_row(run, time.perf_counter() - started)
+        run.end_epoch(row)
+        bar.update(1)
+        bar.set_postfix({k: f"{v:.4g}" for k, v in row.items() if k.startswith("test_")})
+
+
+def _loop(run: _Run, quiet: bool) -> dict[str, Any]:
+    bar = tqdm(total=run.config.train.epochs, initial=run.epoch, desc=run.config.name, unit="epoch",
+               disable=True if quiet else None, leave=False)  # None: only on a terminal
+    try:
+        with np.errstate(over="ignore", invalid="ignore", divide="ignore"):  # we check divergence ourselves
+            _epochs(run, bar)
+    except DivergedError:
+        run.save()
+        _finish(run, "diverged")
+        raise
+    except KeyboardInterrupt:
+        run.save()
+        _finish(run, "interrupted")
+        done = run.snapshot.epoch if run.snapshot else run.epoch
+        if not done:
+            raise TrainingInterrupted("interrupted before the first epoch finished; nothing to resume") from None
+        where = f" in {run.run_dir}; resume with: python train.py --resume {run.run_dir}" if run.run_dir else ""
+        raise TrainingInterrupted(f"interrupted; epochs 1-{done} are saved{where}") from None
+    except BaseException:
+        run.save()  # whatever went wrong, the last finished epoch stays on disk
+        raise
+    finally:
+        bar.close()
+    return _finish(run, "completed")
+
+
+def train(
+    config: Config | str | Path,
+    run_dir: str | Path | None = None,
+    quiet: bool = True,
+) -> TrainResult:
+    """Train the model a config describes; with ``run_dir``, keep every result on disk there.
+
+    ``config`` is a Config or a path to a TOML file.  Raises ConfigError/DataError for
+    bad input, DivergedError if the loss blows up, TrainingInterrupted on Ctrl-C.
+    """
+    if not isinstance(config, Config):
+        config = load_config(config)
+    run_dir = Path(run_dir) if run_dir is not None else None
+    run = start_run(config, run_dir)
+    if run_dir is not None:
+        _prepare_dir(run_dir)
+        for stale in ("model.npz", "metrics.json"):  # left by an earlier run in the same --out
+            (run_dir / stale).unlink(missing_ok=True)
+        atomic_write_text(run_dir / "history.csv", "")
+        atomic_write_text(run_dir / "config.toml", to_toml(config))
+    metrics = _loop(run, quiet)
+    return TrainResult(run.model, run.history, metrics, run.dataset, run_dir, config)
+
+
+def resume(run_dir: str | Path, overrides: list[tuple[str, Any]] = (), quiet: bool = True) -> TrainResult:
+    """Continue a run from its checkpoint; only ``train.epochs`` may be changed."""
+    run_dir = Path(run_dir)
+    if not run_dir.is_dir():
+        raise CheckpointError(f"--resume: run folder {str(run_dir)!r} does not exist")
+    checkpoint = load_checkpoint(run_dir / "model.npz")
+    for key, _ in overrides:
+        if key != "train.epochs":
+            raise ConfigError(f"--resume continues a run as configured; only train.epochs may be changed, not {key}")
+    try:
+        config = config_from_dict(apply_overrides(checkpoint.meta["config"], overrides))
+        run = start_run(config, run_dir)
+        run.model.load_state_dict(checkpoint.params)
+        velocity = [checkpoint.state.get(f"optim/velocity/{i}") for i in range(len(run.optimizer.params))]
+        run.optimizer.load_state_dict({**checkpoint.meta["optimizer"], "velocity": velocity})
+        run.rng.bit_generator.state = checkpoint.meta["rng"]
+        epoch = int(checkpoint.meta["epoch"])
+        # history.csv may run ahead of the checkpoint (rows are written every epoch) or,
+        # after a crash mid-write, lack its last row: the checkpoint decides.
+        rows = [row for row in read_history(run_dir) if row["epoch"] <= epoch][:epoch]
+        if len(rows) < epoch:
+            rows.append(checkpoint.meta["last_row"])
+        if len(rows) != epoch:
+            raise ValueError(f"history.csv has {len(rows)} of the {epoch} epochs the checkpoint has")
+        run.history = rows
+        run.saved_epoch = epoch
+    except (KeyError, TypeError, ValueError) as exc:
+        if isinstance(exc, MinnetError):
+            raise
+        raise CheckpointError(f"{str(run_dir / 'model.npz')!r} does not fit its run: {exc}") from None
+    atomic_write_text(run_dir / "config.toml", to_toml(config))
+    atomic_write_text(run_dir / "history.csv", history_csv(run.history))
+    metrics = _loop(run, quiet)
+    return TrainResult(run.model, run.history, metrics, run.dataset, run_dir, config)
