@@ -250,11 +250,13 @@ class NumpyTrainer:
 
 
 class MinnetTrainer:
-    """The loop minnet's own trainer runs: the weight matrices L2 covers are found
-    once, and the regularized loss is one node (``l2_regularized``)."""
+    """The loop minnet's own trainer runs: ``minnet.train.train_epoch`` (the one epoch
+    function of train.py and the estimators), with the weight matrices L2 covers found
+    once and the regularized loss as one node (``l2_regularized``)."""
 
     def __init__(self, problem: Problem):
         from minnet import losses, nn, optim
+        from minnet.train.loop import train_epoch
 
         self.p = problem
         act = {"relu": nn.ReLU, "sigmoid": nn.Sigmoid}[problem.activation]
@@ -264,7 +266,8 @@ class MinnetTrainer:
         self.model = nn.Sequential(*layers[:-1])
         self.opt = optim.SGD(self.model.parameters(), lr=problem.lr)
         self.weights = losses.weight_matrices(self.model)
-        self.losses = losses
+        self.loss_fn = losses.softmax_cross_entropy
+        self.train_epoch = train_epoch
 
     def reset(self, params: Params) -> None:
         state = {}
@@ -277,18 +280,10 @@ class MinnetTrainer:
         return [(layer.weight.data.copy(), layer.bias.data.copy()) for layer in linears]
 
     def epoch(self, perm: np.ndarray) -> float:
-        model, opt, losses, weights = self.model, self.opt, self.losses, self.weights
-        X, y, batch, lam = self.p.X, self.p.y, self.p.batch, self.p.lam
-        total, steps = 0.0, 0
-        for start in range(0, len(perm), batch):
-            idx = perm[start:start + batch]
-            loss = losses.l2_regularized(losses.softmax_cross_entropy(model(X[idx]), y[idx]), weights, lam)
-            opt.zero_grad()
-            loss.backward()
-            opt.step()
-            total += loss.item()
-            steps += 1
-        return total / steps
+        batch = self.p.batch
+        batches = (perm[start:start + batch] for start in range(0, len(perm), batch))
+        return self.train_epoch(self.model, self.loss_fn, self.opt, self.p.X, self.p.y, batches,
+                                self.p.lam, self.weights)
 
 
 class TorchTrainer:
@@ -564,7 +559,9 @@ def memory_over_steps(steps: int, checkpoint: int) -> dict[str, Any]:
     sizes = (X.shape[1], 128, 10)
     trainer = MinnetTrainer(Problem(X, y, sizes, "relu", 32, 0.05, 1e-4))
     trainer.reset(initial_params(sizes, "relu", X.dtype))
-    model, opt, losses = trainer.model, trainer.opt, trainer.losses
+    from minnet import losses
+
+    model, opt = trainer.model, trainer.opt
     rng = np.random.default_rng(SEED)
     order = np.concatenate([rng.permutation(len(X)) for _ in range(-(-steps * 32 // len(X)) + 1)])
 

@@ -32,7 +32,8 @@ PHASES = ("index", "forward", "loss", "l2_regularized", "zero_grad",
 
 def phase_times(trainer: bench.MinnetTrainer, perms: list[np.ndarray]) -> dict[str, float]:
     """Median µs per step of each phase over all steps of the given epochs."""
-    from minnet import engine, losses
+    from minnet import losses
+    from minnet.autograd import engine
 
     model, opt, p = trainer.model, trainer.opt, trainer.p
     samples: dict[str, list[float]] = {name: [] for name in PHASES}

@@ -17,6 +17,7 @@ PyTorch applies it to biases too unless told otherwise).
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Iterable
 from typing import Any
@@ -67,6 +68,14 @@ def mse_loss(pred: Tensor, target: Any) -> Tensor:
 FORMULAS["mse_loss"] = Formula.gradient("{G}·({0}−{1})/n", "−{G}·({0}−{1})/n")
 
 
+@functools.lru_cache(maxsize=16)
+def _rows(n: int) -> np.ndarray:
+    """0..n-1, read-only: a memo of a pure function (a run has a few batch sizes)."""
+    rows = np.arange(n)
+    rows.flags.writeable = False
+    return rows
+
+
 def _label_positions(labels: np.ndarray, n: int, classes: int) -> np.ndarray:
     """Flat positions of each row's true class in an (n, classes) array.
 
@@ -83,7 +92,7 @@ def _label_positions(labels: np.ndarray, n: int, classes: int) -> np.ndarray:
             raise ValueError("softmax_cross_entropy: class labels must be integers")
         labels = labels.astype(np.intp)
     try:
-        return np.ravel_multi_index((np.arange(n), labels), (n, classes))
+        return np.ravel_multi_index((_rows(n), labels), (n, classes))
     except ValueError:
         bad = labels[(labels < 0) | (labels >= classes)][0]
         raise ValueError(f"softmax_cross_entropy: class label {bad} is outside [0, {classes})") from None
@@ -110,8 +119,11 @@ def softmax_cross_entropy(logits: Tensor, target: Any) -> Tensor:
     total = np.add.reduce(e, axis=1, keepdims=True)
     log_total = np.log(total)
 
-    target_tensor = target if isinstance(target, Tensor) else None
-    target = target.data if target_tensor is not None else np.asarray(target)
+    target_tensor = None
+    if isinstance(target, Tensor):
+        target_tensor, target = target, target.data
+    elif target.__class__ is not np.ndarray:
+        target = np.asarray(target)
     if target.shape == z.shape:
         probs = target.astype(z.dtype, copy=False)
         out = np.add.reduce(probs * (log_total - shifted), axis=None) / n

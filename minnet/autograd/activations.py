@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-__all__ = ["Activation", "ACTIVATIONS", "sigmoid_array"]
+__all__ = ["Activation", "ACTIVATIONS", "sigmoid_array", "select"]
 
 
 def sigmoid_array(x: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
@@ -27,6 +27,23 @@ def sigmoid_array(x: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
         np.exp(np.negative(x, out=out), out=out)
     out += 1
     return np.reciprocal(out, out=out)
+
+
+_SAME_SIZE_INT = {2: np.int16, 4: np.int32, 8: np.int64}
+
+
+def select(g: np.ndarray, keep: np.ndarray) -> np.ndarray:
+    """``g`` (a float array) where ``keep``, else exactly 0: a select, not a product,
+    since inf · 0 would be nan.
+
+    The bits of g are multiplied, as integers, by the 0/1 mask: as cheap as the float
+    product, and 0 · (the bits of inf) is the bits of 0.0.  ``np.where`` gives the
+    same numbers but is several times slower on the random masks of a ReLU layer.
+    """
+    bits = _SAME_SIZE_INT.get(g.dtype.itemsize)
+    if bits is None:  # no integer of that width (float128)
+        return np.where(keep, g, 0)
+    return np.multiply(g.view(bits), keep).view(g.dtype)
 
 
 @dataclass(frozen=True)
@@ -68,7 +85,7 @@ ACTIVATIONS: dict[str, Activation] = {
             # selects rather than multiplies by a 0/1 mask, so an inf upstream at an
             # inactive unit gives 0, not nan (PyTorch's convention; 0 at z = 0 too)
             forward=lambda z, out: np.maximum(z, 0, out=out),
-            backward=lambda g, y: np.where(y > 0, g, 0),
+            backward=lambda g, y: select(g, y > 0),
             init="he",
             expression="relu {0}",
             derivative="[{0}>0]",

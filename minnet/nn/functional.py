@@ -20,7 +20,9 @@ __all__ = ["linear", "linear_activation", "FORMULAS"]
 FORMULAS: dict[str, Formula] = {}
 
 
-def _affine_node(x: Tensor, weight: Tensor, bias: Tensor | None, activation: Activation | None) -> Tensor:
+def _affine_node(
+    x: Tensor, weight: Tensor, bias: Tensor | None, activation: Activation | None, op: str
+) -> Tensor:
     """y = act(z), z = x Wᵀ + b as one node (no activation when ``activation`` is None).
 
     Backward, for upstream G of shape (..., out): first through the activation,
@@ -50,12 +52,12 @@ def _affine_node(x: Tensor, weight: Tensor, bias: Tensor | None, activation: Act
         if bias is None:
             return gx, gw
         return gx, gw, (np.add.reduce(g2, axis=0) if grad_b else None)
-    return record(out, parents, backward, "linear" if activation is None else f"linear_{activation.name}")
+    return record(out, parents, backward, op)
 
 
 def linear(x: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
     """y = x Wᵀ + b for x of shape (..., in), W of shape (out, in), b of shape (out,)."""
-    return _affine_node(x, weight, bias, None)
+    return _affine_node(x, weight, bias, None, "linear")
 
 
 FORMULAS["linear"] = Formula.gradient("{G}·{1}", "{G}ᵀ·{0}", "{G} summed over rows")
@@ -64,9 +66,10 @@ FORMULAS["linear"] = Formula.gradient("{G}·{1}", "{G}ᵀ·{0}", "{G} summed ove
 def linear_activation(x: Tensor, weight: Tensor, bias: Tensor | None, activation: str) -> Tensor:
     """y = act(x Wᵀ + b), a whole hidden layer as one node; ``activation`` is a key of
     ``ACTIVATIONS``.  Same numbers as ``act(linear(x, W, b))``, one node fewer."""
-    return _affine_node(x, weight, bias, ACTIVATIONS[activation])
+    return _affine_node(x, weight, bias, ACTIVATIONS[activation], _FUSED_OPS[activation])
 
 
+_FUSED_OPS = {name: f"linear_{name}" for name in ACTIVATIONS}
 for _a in ACTIVATIONS.values():
     _gz = "{G}⊙" + _a.derivative_from_output
-    FORMULAS[f"linear_{_a.name}"] = Formula.gradient(f"({_gz})·{{1}}", f"({_gz})ᵀ·{{0}}", f"{_gz} summed over rows")
+    FORMULAS[_FUSED_OPS[_a.name]] = Formula.gradient(f"({_gz})·{{1}}", f"({_gz})ᵀ·{{0}}", f"{_gz} summed over rows")

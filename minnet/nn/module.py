@@ -104,9 +104,29 @@ class Module:
                     yield (f"{module_name}.{name}" if module_name else name), value
 
     def parameters(self) -> Iterator[Parameter]:
-        """Every parameter once, in the order of ``named_parameters``."""
-        for _, param in self.named_parameters():
-            yield param
+        """Every parameter once, in the order of ``named_parameters``.
+
+        The walk builds no names and visits only registered values: the readable
+        training loop (``loss + lam * l2_penalty(model)``) asks for them every step.
+        """
+        params: list[Parameter] = []
+        seen: set[int] = set()
+        stack: list[Module] = [self]
+        while stack:
+            registry = getattr(stack.pop(), "_registry", None)
+            if not registry:
+                continue
+            children: list[Module] = []
+            for value in registry.values():
+                for item in value if isinstance(value, (list, tuple)) else (value,):
+                    if isinstance(item, Parameter):
+                        if id(item) not in seen:
+                            seen.add(id(item))
+                            params.append(item)
+                    elif isinstance(item, Module):
+                        children.append(item)
+            stack.extend(reversed(children))
+        return iter(params)
 
     def zero_grad(self) -> None:
         """Forget accumulated gradients (set them to None, as PyTorch does by default)."""
