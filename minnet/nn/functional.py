@@ -19,6 +19,9 @@ __all__ = ["linear", "linear_activation", "FORMULAS"]
 
 FORMULAS: dict[str, Formula] = {}
 
+# np.dot, not @: the same BLAS product for these shapes, with less dispatch per call.
+_dot = np.dot
+
 
 def _affine_node(
     x: Tensor, weight: Tensor, bias: Tensor | None, activation: Activation | None, op: str
@@ -30,7 +33,7 @@ def _affine_node(
         dL/dx = G_z W,   dL/dW = G_zᵀ x,   dL/db = Σ_rows G_z
     """
     xd, w = x.data, weight.data
-    out = xd @ w.T
+    out = _dot(xd, w.T)
     if bias is not None:
         out += bias.data
     if activation is not None:
@@ -47,11 +50,11 @@ def _affine_node(
         if through is not None:
             g = through(g, out)
         g2 = g if g.ndim == 2 else g.reshape(-1, w.shape[0])
-        gx = g @ w if grad_x else None
-        gw = g2.T @ x2 if grad_w else None
+        gx = _dot(g, w) if grad_x else None
+        gw = _dot(g2.T, x2) if grad_w else None
         if bias is None:
             return gx, gw
-        return gx, gw, (np.add.reduce(g2, axis=0) if grad_b else None)
+        return gx, gw, (_dot(np.ones(len(g2), g2.dtype), g2) if grad_b else None)  # Σ_rows as a gemv
     return record(out, parents, backward, op)
 
 
