@@ -123,7 +123,7 @@ def initial_params(sizes: Sequence[int], activation: str, dtype: np.dtype, seed:
     """He-normal (ReLU) or Glorot-uniform (sigmoid) weights, zero biases."""
     rng = np.random.default_rng(seed)
     params = []
-    for n_in, n_out in zip(sizes[:-1], sizes[1:]):
+    for n_in, n_out in zip(sizes[:-1], sizes[1:], strict=True):
         if activation == "relu":
             W = rng.normal(0.0, np.sqrt(2.0 / n_in), size=(n_out, n_in))
         else:
@@ -202,7 +202,7 @@ class NumpyTrainer:
         self.b = [b.copy() for _, b in params]
 
     def params(self) -> Params:
-        return list(zip(self.W, self.b))
+        return list(zip(self.W, self.b, strict=True))
 
     def epoch(self, perm: np.ndarray) -> float:
         p, Ws, bs = self.p, self.W, self.b
@@ -216,7 +216,7 @@ class NumpyTrainer:
 
             a = X[idx]
             acts = [a]
-            for W, b in zip(Ws[:last], bs[:last]):
+            for W, b in zip(Ws[:last], bs[:last], strict=True):
                 z = a @ W.T
                 z += b
                 a = np.maximum(z, 0, out=z) if relu else _sigmoid_inplace(z)
@@ -261,7 +261,7 @@ class MinnetTrainer:
         self.p = problem
         act = {"relu": nn.ReLU, "sigmoid": nn.Sigmoid}[problem.activation]
         layers: list[nn.Module] = []
-        for n_in, n_out in zip(problem.sizes[:-1], problem.sizes[1:]):
+        for n_in, n_out in zip(problem.sizes[:-1], problem.sizes[1:], strict=True):
             layers += [nn.Linear(n_in, n_out, dtype=problem.X.dtype), act()]
         self.model = nn.Sequential(*layers[:-1])
         self.opt = optim.SGD(self.model.parameters(), lr=problem.lr)
@@ -296,7 +296,7 @@ class TorchTrainer:
         dtype = {np.dtype(np.float32): torch.float32, np.dtype(np.float64): torch.float64}[problem.X.dtype]
         act = {"relu": torch.nn.ReLU, "sigmoid": torch.nn.Sigmoid}[problem.activation]
         layers: list[torch.nn.Module] = []
-        for n_in, n_out in zip(problem.sizes[:-1], problem.sizes[1:]):
+        for n_in, n_out in zip(problem.sizes[:-1], problem.sizes[1:], strict=True):
             layers += [torch.nn.Linear(n_in, n_out, dtype=dtype), act()]
         self.model = torch.nn.Sequential(*layers[:-1])
         self.linears = list(self.model)[::2]
@@ -307,7 +307,7 @@ class TorchTrainer:
 
     def reset(self, params: Params) -> None:
         with self.torch.no_grad():
-            for layer, (W, b) in zip(self.linears, params):
+            for layer, (W, b) in zip(self.linears, params, strict=True):
                 layer.weight.copy_(self.torch.from_numpy(W))
                 layer.bias.copy_(self.torch.from_numpy(b))
 
@@ -366,7 +366,7 @@ class SklearnTrainer:
         self.clf.coefs_, self.clf.intercepts_ = coefs, intercepts
 
     def params(self) -> Params:
-        params = [(W.T.copy(), b.copy()) for W, b in zip(self.clf.coefs_, self.clf.intercepts_)]
+        params = [(W.T.copy(), b.copy()) for W, b in zip(self.clf.coefs_, self.clf.intercepts_, strict=True)]
         if self.p.sizes[-1] == 2:
             W, b = params[-1]
             params[-1] = (np.vstack([np.zeros_like(W), W]), np.concatenate([np.zeros_like(b), b]))
@@ -495,7 +495,7 @@ def scaling_with_data(sizes: Sequence[int], repeats: int) -> list[dict[str, floa
             best[i] = min(best[i], time.perf_counter() - start)
     return [
         {"n_samples": n, "epoch_ms": 1e3 * seconds, "us_per_sample": 1e6 * seconds / n}
-        for n, seconds in zip(sizes, best)
+        for n, seconds in zip(sizes, best, strict=True)
     ]
 
 

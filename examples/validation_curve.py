@@ -32,7 +32,7 @@ def main(plot: str | None = None) -> tuple[np.ndarray, np.ndarray]:
     )
     train, test = train.mean(axis=1), test.mean(axis=1)
     print(f"{'l2':>7}  {'sklearn alpha':>13}  {'train acc':>9}  {'test acc':>8}")
-    for lam, a, b in zip(L2S, train, test):
+    for lam, a, b in zip(L2S, train, test, strict=True):
         print(f"{lam:>7g}  {lam * clf.batch_size:>13g}  {a:>9.3f}  {b:>8.3f}")
     print(f"best test accuracy {test.max():.3f} at l2 = {L2S[int(test.argmax())]:g}")
     if plot:

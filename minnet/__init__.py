@@ -12,6 +12,7 @@ The package is layered, and imports only point down this list:
 ``import minnet`` loads layers 1-3 only: no scikit-learn, tqdm or matplotlib.
 """
 
+from minnet import extend, graph, losses, nn, optim
 from minnet.autograd import (
     GradcheckError,
     Tensor,
@@ -43,7 +44,6 @@ from minnet.autograd import (
     trace,
     transpose,
 )
-from minnet import extend, graph, losses, nn, optim
 from minnet.nn.init import manual_seed
 
 __version__ = "0.2.0"

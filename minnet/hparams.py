@@ -58,13 +58,15 @@ class Rule:
 # ---- converters: the clean value, or None for a value of the wrong type -------------
 
 def integer(v: Any) -> int | None:
-    return int(v) if isinstance(v, numbers.Integral) and not isinstance(v, (bool, np.bool_)) else None
+    if isinstance(v, (bool, np.bool_)):  # True is an Integral, but not a count
+        return None
+    return int(v) if isinstance(v, numbers.Integral) else None
 
 
 def number(v: Any) -> float | None:
-    if isinstance(v, numbers.Real) and not isinstance(v, (bool, np.bool_)) and math.isfinite(v):
-        return float(v)
-    return None
+    if isinstance(v, (bool, np.bool_)):
+        return None
+    return float(v) if isinstance(v, numbers.Real) and math.isfinite(v) else None
 
 
 def string(v: Any) -> str | None:

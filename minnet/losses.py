@@ -98,7 +98,7 @@ def _label_positions(labels: np.ndarray, n: int, classes: int) -> np.ndarray:
         raise ValueError(f"softmax_cross_entropy: class label {bad} is outside [0, {classes})") from None
 
 
-def softmax_cross_entropy(logits: Tensor, target: Any) -> Tensor:
+def softmax_cross_entropy(logits: Tensor | np.ndarray, target: Any) -> Tensor:
     """Mean over the batch of −log softmax(logits)[target], computed stably.
 
     ``logits`` has shape (N, C); ``target`` is integer labels (N,) or probabilities
@@ -137,7 +137,7 @@ def softmax_cross_entropy(logits: Tensor, target: Any) -> Tensor:
         positions = _label_positions(target, n, z.shape[1])
         out = (np.add.reduce(log_total, axis=None) - np.add.reduce(shifted.take(positions))) / n
     grad_target = positions is None and target_tensor is not None and target_tensor.requires_grad
-    parents = (logits, target_tensor) if grad_target else (logits,)
+    parents = (logits,) if not grad_target or target_tensor is None else (logits, target_tensor)
     if not needs_grad(*parents):
         return constant(out)
     grad_logits = logits.requires_grad
@@ -203,7 +203,7 @@ def l2_penalty(model_or_params: Module | Iterable[Tensor]) -> Tensor:
 FORMULAS["l2_penalty"] = Formula.gradient("{G}·{p}")  # the same rule for every weight
 
 
-def l2_regularized(loss: Tensor, model_or_params: Module | Iterable[Tensor], lam: float) -> Tensor:
+def l2_regularized(loss: Tensor | np.ndarray, model_or_params: Module | Iterable[Tensor], lam: float) -> Tensor:
     """loss + lam * l2_penalty(model_or_params) as one node: the same numbers.
 
     Backward: dL_reg/dloss = 1, and the penalty adds lam·W to each W's gradient.

@@ -71,7 +71,7 @@ class SGD:
                 f"the optimizer has {len(self.params)} parameters"
             )
         restored = []
-        for i, (v, p) in enumerate(zip(velocity, self.params)):
+        for i, (v, p) in enumerate(zip(velocity, self.params, strict=True)):
             if v is not None and np.shape(v) != p.shape:
                 raise ValueError(
                     f"SGD.load_state_dict: momentum buffer {i} has shape {np.shape(v)}, "

@@ -9,7 +9,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-
 from run_files import checkpoint_params, config_in_empty_folder, read_csv, same_params, start_train
 
 from minnet.cli import main

@@ -133,7 +133,7 @@ def test_l2_regularized_is_loss_plus_lam_times_penalty_exactly(dtype):
     (fused_value, fused_grads, op), (value, grads, _) = results
     assert op == "l2_regularized" and fused_value.dtype == dtype and fused_value.shape == ()
     np.testing.assert_array_equal(fused_value, value)
-    for a, b in zip(fused_grads, grads):
+    for a, b in zip(fused_grads, grads, strict=True):
         np.testing.assert_array_equal(a, b)
 
 

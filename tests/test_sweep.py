@@ -3,7 +3,6 @@
 from pathlib import Path
 
 import pytest
-
 from run_files import checkpoint_params, config_in_empty_folder, read_csv, same_params, start_train
 
 from minnet.cli import main
@@ -67,7 +66,7 @@ def test_parallel_sweep_equals_sequential(tiny, tmp_path):
     assert main([str(tiny), "--quiet", "--out", "par", "--sweep", "loss.l2=0,0.01,0.1", "--jobs", "2"]) == 0
     seq, par = _summary(tmp_path / "seq"), _summary(tmp_path / "par")
     assert [r["run_dir"] for r in seq] == [r["run_dir"] for r in par]
-    for a, b in zip(seq, par):
+    for a, b in zip(seq, par, strict=True):
         assert same_params(checkpoint_params(tmp_path / "seq" / a["run_dir"]), checkpoint_params(tmp_path / "par" / b["run_dir"]))
         assert a["test_loss"] == b["test_loss"]
 

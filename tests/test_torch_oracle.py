@@ -109,7 +109,7 @@ def test_matches_torch(name):
 
     assert np.isfinite(out.item())
     np.testing.assert_allclose(out.item(), ref.item(), rtol=1e-10, atol=1e-10)
-    for i, (mine, torch_leaf) in enumerate(zip(ours, theirs)):
+    for i, (mine, torch_leaf) in enumerate(zip(ours, theirs, strict=True)):
         assert mine.grad is not None, f"input {i} got no gradient"
         assert np.all(np.isfinite(mine.grad)), f"input {i}"
         np.testing.assert_allclose(mine.grad, torch_leaf.grad.numpy(), rtol=1e-9, atol=1e-10,

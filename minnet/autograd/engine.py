@@ -89,7 +89,7 @@ def backward(root: Any, grad: np.ndarray) -> None:
         upstream = node.grad
         if upstream is None:  # no path from root's gradient reaches this node
             continue
-        for parent, g in zip(node._parents, node._backward(upstream)):
+        for parent, g in zip(node._parents, node._backward(upstream), strict=True):
             if g is None or not parent.requires_grad:
                 continue
             if g.__class__ is not _ndarray:  # numpy turns 0-d results into scalars

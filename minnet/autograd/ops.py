@@ -152,9 +152,9 @@ def matmul(a: Any, b: Any) -> Tensor:
         return constant(out)
 
     if x.ndim == 2 and y.ndim == 2:
-        def backward(g):
+        def backward_2d(g):
             return (g @ y.T if a.requires_grad else None), (x.T @ g if b.requires_grad else None)
-        return record(out, (a, b), backward, "matmul")
+        return record(out, (a, b), backward_2d, "matmul")
 
     x2 = x[None, :] if x.ndim == 1 else x
     y2 = y[:, None] if y.ndim == 1 else y
@@ -367,11 +367,11 @@ FORMULAS["reshape"] = Formula.gradient("{G} reshaped back to the shape of {0}")
 
 def transpose(a: Tensor, *axes: Any) -> Tensor:
     """Permute axes; with none given, reverse them (so ``.T`` of a matrix)."""
-    axes = _shape_arg(axes) or None
-    out = a.data.transpose(axes)
+    order = _shape_arg(axes) or None
+    out = a.data.transpose(order)
     if not needs_grad(a):
         return constant(out)
-    inverse = None if axes is None else tuple(np.argsort(np.mod(axes, a.ndim)))  # axes may be negative
+    inverse = None if order is None else tuple(np.argsort(np.mod(order, a.ndim)))  # axes may be negative
 
     def backward(g):
         return (g.transpose(inverse),)

@@ -85,7 +85,7 @@ def explain_rows(tensor: Tensor) -> list[BackwardStep]:
         grads = node._backward(node.grad)
         elementwise = node.op in FORMULAS and FORMULAS[node.op].expression is not None
         locals_ = node._backward(np.ones_like(node.data)) if elementwise else None
-        for i, (parent, g) in enumerate(zip(node._parents, grads)):
+        for i, (parent, g) in enumerate(zip(node._parents, grads, strict=True)):
             if g is None or not parent.requires_grad:
                 continue
             product = unbroadcast(np.asarray(g), parent.shape).astype(parent.dtype, copy=False)
@@ -129,9 +129,9 @@ def explain(tensor: Tensor, *, max_elements: int = MAX_ELEMENTS) -> str:
     ]
     widths = [max(len(line[c]) for line in table) for c in range(len(header))]
     text = [f"forward pass: {name} = {fmt(tensor.data)}",
-            f"backward pass of {name}, in the order the engine ran it (∂{name}/∂{name} = {fmt(tensor.grad)}):"]
+            f"backward pass of {name}, in the order the engine ran it (∂{name}/∂{name} = {fmt(np.asarray(tensor.grad))}):"]
     for j, line in enumerate(table):
-        text.append("  ".join(cell.ljust(w) for cell, w in zip(line, widths)).rstrip())
+        text.append("  ".join(cell.ljust(w) for cell, w in zip(line, widths, strict=True)).rstrip())
         if j == 0:
             text.append("  ".join("-" * w for w in widths))
     uses: dict[str, list[BackwardStep]] = {}
@@ -140,7 +140,7 @@ def explain(tensor: Tensor, *, max_elements: int = MAX_ELEMENTS) -> str:
     for parent, used in uses.items():
         if len(used) > 1:
             steps = ", ".join(str(r.step) for r in used)
-            total = sum(r.product for r in used)
+            total = np.sum([r.product for r in used], axis=0)
             if total.size > max_elements:
                 terms = "the sum of those products"
             else:

@@ -124,7 +124,7 @@ class Sequential(Module):
             layer = layers[i]
             fused = _FUSABLE.get(type(layers[i + 1])) if i + 1 < n and type(layer) is Linear else None
             if fused is not None:
-                x = layer.forward_activated(x, fused)
+                x = layer.forward_activated(x, fused)  # type: ignore[attr-defined]  # a Linear
                 i += 2
             else:
                 x = layer(x)

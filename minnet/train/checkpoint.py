@@ -46,7 +46,7 @@ def save_checkpoint(
     arrays = {f"param/{k}": np.asarray(v) for k, v in params.items()}
     arrays.update({f"state/{k}": np.asarray(v) for k, v in (state or {}).items()})
     arrays["meta"] = np.array(json.dumps({"format": FORMAT, **meta}))
-    atomic_write(path, lambda f: np.savez(f, **arrays))
+    atomic_write(path, lambda f: np.savez(f, **arrays))  # type: ignore[arg-type]  # (numpy stubs: kwargs vs allow_pickle)
 
 
 def load_checkpoint(path: str | Path) -> Checkpoint:

@@ -90,7 +90,7 @@ class Dataset:
     def n_outputs(self) -> int:
         """Width of the model's last layer: number of classes, or of regression targets."""
         if self.task == "classification":
-            return len(self.class_names)
+            return len(self.class_names or ())
         return self.y_train.shape[1]
 
     def unscale_target(self, y: np.ndarray) -> np.ndarray:
@@ -268,17 +268,18 @@ def _csv_target(
                 "a classifier needs at least 2"
             )
         return np.searchsorted(classes, cells).astype(np.int64), classes, None
-    for line, cell, v in zip(lines, cells, values):
+    numbers = [v for v in values if v is not None]  # all of them: no text labels
+    for line, cell, v in zip(lines, cells, numbers, strict=True):
         if not math.isfinite(v):
             raise _missing(source, line, column, cell)
-    y = np.array(values)
-    classes, counts = np.unique(y, return_counts=True)
+    y = np.array(numbers)
+    levels, counts = np.unique(y, return_counts=True)
     if (
         np.all(y == np.round(y))
-        and 2 <= len(classes) <= MAX_INTEGER_CLASSES
+        and 2 <= len(levels) <= MAX_INTEGER_CLASSES
         and counts.min() >= 2
     ):
-        return np.searchsorted(classes, y).astype(np.int64), [str(int(c)) for c in classes], None
+        return np.searchsorted(levels, y).astype(np.int64), [str(int(c)) for c in levels], None
     return y.reshape(-1, 1), None, [column]
 
 

@@ -19,7 +19,7 @@ def build_mlp(
     between, each initialised as the activation table says suits the activation."""
     init = ACTIVATIONS[activation].init
     layers: list[nn.Module] = []
-    for i, (fan_in, fan_out) in enumerate(zip(sizes[:-1], sizes[1:])):
+    for i, (fan_in, fan_out) in enumerate(zip(sizes[:-1], sizes[1:], strict=True)):
         if i:
             layers.append(nn.ACTIVATION_LAYERS[activation]())
         layers.append(nn.Linear(fan_in, fan_out, init=init, rng=rng, dtype=dtype))

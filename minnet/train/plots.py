@@ -159,7 +159,7 @@ def plot_sweep_boundaries(runs: list[Any], path: Path) -> Path | None:
     if not done or not has_plane(datasets[0]):
         return None
     fig = _figure(3.6 * len(done), 3.8)
-    for i, (run, dataset) in enumerate(zip(done, datasets)):
+    for i, (run, dataset) in enumerate(zip(done, datasets, strict=True)):
         ax = fig.add_subplot(1, len(done), i + 1)
         title = f"{value_label(run)}\ntest {run.final.get('test_accuracy', float('nan')):.3f}"
         draw_decision_boundary(ax, load_run(run.run_dir).model, dataset, title)

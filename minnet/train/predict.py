@@ -41,7 +41,7 @@ class TrainedModel:
         if mean is not None:
             X = (X - mean) / scale
         with no_grad():
-            return self.model(Tensor(X.astype(self.model[0].weight.dtype))).data
+            return self.model(Tensor(X.astype(next(self.model.parameters()).dtype))).data
 
     def predict_proba(self, X: Any) -> np.ndarray:
         if self.task != "classification":

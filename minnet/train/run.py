@@ -16,6 +16,7 @@ from __future__ import annotations
 import json
 import math
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -162,7 +163,7 @@ class _Run:
             epoch=self.epoch,
             params=self.model.state_dict(),
             velocity=self.optimizer.state_dict()["velocity"],
-            rng=self.rng.bit_generator.state,
+            rng=dict(self.rng.bit_generator.state),
         )
         append_history(self.run_dir / "history.csv", row)
         if self.epoch == self.config.train.epochs or time.monotonic() - self.saved_at >= CHECKPOINT_INTERVAL:
@@ -339,7 +340,7 @@ def train(
     return TrainResult(run.model, run.history, metrics, run.dataset, run_dir, config)
 
 
-def resume(run_dir: str | Path, overrides: list[tuple[str, Any]] = (), quiet: bool = True) -> TrainResult:
+def resume(run_dir: str | Path, overrides: Sequence[tuple[str, Any]] = (), quiet: bool = True) -> TrainResult:
     """Continue a run from its checkpoint; only ``train.epochs`` may be changed."""
     run_dir = Path(run_dir)
     if not run_dir.is_dir():

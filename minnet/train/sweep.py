@@ -27,7 +27,7 @@ from minnet import losses
 from minnet.train.config import Config, apply_overrides, config_from_dict, config_to_dict, parse_value
 from minnet.train.errors import ConfigError, DivergedError, MinnetError, TrainingInterrupted
 from minnet.train.files import atomic_write_text
-from minnet.train.report import format_table, value_label, value_text
+from minnet.train.report import format_table, value_text
 from minnet.train.run import train
 
 __all__ = ["parse_sweep", "sweep_grid", "run_sweep", "SweepRun", "summary_table", "summary_csv", "ordered",
@@ -66,7 +66,7 @@ def parse_sweep(items: list[str]) -> dict[str, list[Any]]:
 def sweep_grid(config: Config) -> list[dict[str, Any]]:
     """Every combination of the swept values, the first key varying slowest."""
     keys = list(config.sweep)
-    return [dict(zip(keys, combo)) for combo in itertools.product(*config.sweep.values())]
+    return [dict(zip(keys, combo, strict=True)) for combo in itertools.product(*config.sweep.values())]
 
 
 def _folder_name(assignment: dict[str, Any]) -> str:
@@ -169,7 +169,7 @@ def summary_csv(runs: list[SweepRun]) -> str:
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
     writer.writerow([*header, "run_dir"])
-    for run, row in zip(runs, rows):
+    for run, row in zip(runs, rows, strict=True):
         writer.writerow([*(list(v) if isinstance(v, tuple) else v for v in row), run.run_dir.name])
     return buffer.getvalue()
 
@@ -186,7 +186,7 @@ def summary_table(runs: list[SweepRun]) -> str:
     header, rows = _rows(runs)
     best = best_run(runs)
     shown = []
-    for run, row in zip(runs, rows):
+    for run, row in zip(runs, rows, strict=True):
         cells = [value_text(v) for v in row[:len(run.assignment)]]
         if run.status == "completed":
             cells += row[len(run.assignment):-1] + ["*" if run is best else ""]
