@@ -172,6 +172,7 @@ def _mlp_step(X, labels, W1, b1, W2, b2):
     return weakref.ref(loss), weakref.ref(hidden)
 
 
+@pytest.mark.slow
 def test_memory_stays_flat_over_thousands_of_steps(no_gc):
     rng = np.random.default_rng(0)
     X = mn.Tensor(rng.normal(size=(32, 8)))
