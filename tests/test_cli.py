@@ -333,3 +333,12 @@ def test_load_run_returns_class_names_and_regression_values_in_original_units(tm
     X, y = make_regression(1000, n_features=8, n_informative=5, noise=1, random_state=0)
     error = np.sqrt(np.mean((training.load_run("reg").predict(X) - y) ** 2))
     assert error < 0.25 * y.std()  # original units: a standardised prediction would be off by ~y.std()
+
+
+def test_version_flag_prints_the_package_version(capsys):
+    import minnet
+
+    with pytest.raises(SystemExit) as exit_info:
+        main(["--version"])
+    assert exit_info.value.code == 0
+    assert capsys.readouterr().out.strip() == f"minnet {minnet.__version__}"

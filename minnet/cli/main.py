@@ -11,6 +11,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from minnet import __version__
 from minnet.cli.parsing import DEFAULT_CONFIG, Parser, config_path
 from minnet.train.config import load_config, parse_assignment
 from minnet.train.errors import ConfigError, MinnetError
@@ -35,6 +36,7 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--plot", action="store_true", help="also write PNG plots (needs minnet[plot])")
     p.add_argument("--resume", metavar="RUN_DIR", help="continue an interrupted run from its checkpoint")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.add_argument("--version", action="version", version=f"minnet {__version__}")
     return p
 
 

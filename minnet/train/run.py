@@ -225,8 +225,8 @@ def start_run(config: Config, run_dir: Path | None = None) -> _Run:
 
 # ---- the loop -----------------------------------------------------------------------
 
-def _train_epoch(run: _Run) -> None:
-    """One pass of minibatch SGD over the training set."""
+def _run_epoch(run: _Run) -> None:
+    """One epoch of ``run`` through ``train_epoch``, its divergence as a DivergedError naming the epoch."""
     config = run.config
     batches = minibatches(len(run.dataset.X_train), config.train.batch_size, config.train.shuffle, run.rng)
     try:
@@ -283,7 +283,7 @@ def _epochs(run: _Run, bar: Any) -> None:
     """Train, evaluate and save epoch after epoch until the configured number."""
     while run.epoch < run.config.train.epochs:
         started = time.perf_counter()
-        _train_epoch(run)
+        _run_epoch(run)
         row = _epoch_row(run, time.perf_counter() - started)
         run.end_epoch(row)
         bar.update(1)
