@@ -20,7 +20,7 @@ from typing import Any
 
 import numpy as np
 
-from minnet.autograd.activations import ACTIVATIONS, Activation
+from minnet.autograd.activations import ACTIVATIONS, Activation, select
 from minnet.autograd.extend import Formula, constant, needs_grad, operands, record
 from minnet.autograd.tensor import Axis, Tensor
 
@@ -288,9 +288,9 @@ def max(a: Tensor, axis: Axis = None, keepdims: bool = False) -> Tensor:
     if not needs_grad(a):
         return constant(out)
 
-    def backward(g):  # the gradient goes to the maximum; ties share it equally
+    def backward(g):  # the gradient goes to the maximum, ties share it equally, the rest get exactly 0
         hit = x == _expand(out, axis, keepdims)
-        return (hit * (_expand(g, axis, keepdims) / hit.sum(axis=axis, keepdims=True)),)
+        return (select(_expand(g, axis, keepdims) / hit.sum(axis=axis, keepdims=True), hit),)
     return record(out, (a,), backward, "max")
 FORMULAS["max"] = Formula.gradient("{G} at the maximum of {0}, 0 elsewhere")
 
