@@ -40,40 +40,48 @@ def test_dot_of_lecture_graph_has_one_node_per_leaf_and_op():
     nodes, edges = parse(graph.to_dot(f))
     assert len(nodes) == 5 and len(edges) == 4
     by_title = {lines[0]: node_id for node_id, (lines, _) in nodes.items()}
-    assert set(by_title) == {"x", "y", "z", "m = add(x, y)", "f = mul(m, z)"}
-    expected = {("x", "m = add(x, y)"), ("y", "m = add(x, y)"), ("m = add(x, y)", "f = mul(m, z)"),
-                ("z", "f = mul(m, z)")}
+    assert set(by_title) == {"x = 1", "y = 2", "z = 3", "m = x+y", "f = m·z"}
+    expected = {("x = 1", "m = x+y"), ("y = 2", "m = x+y"), ("m = x+y", "f = m·z"), ("z = 3", "f = m·z")}
     assert {(titles(nodes)[a], titles(nodes)[b]) for a, b in edges} == expected
-    assert nodes[by_title["m = add(x, y)"]][0] == ["m = add(x, y)", "scalar", "value 3", "grad 3"]
-    assert nodes[by_title["f = mul(m, z)"]][0] == ["f = mul(m, z)", "scalar", "value 9", "grad 1"]
-    assert nodes[by_title["x"]][0] == ["x", "scalar", "value 1", "grad 3"]
-    assert "peripheries=2" in nodes[by_title["f = mul(m, z)"]][1]  # the output stands out
+    # the lecture's forward pass, m = 1 + 2 = 3 and f = 3 × 3 = 9, then each gradient
+    assert nodes[by_title["m = x+y"]][0] == ["m = x+y", "= 1+2 = 3", "∂f/∂m = 3"]
+    assert nodes[by_title["f = m·z"]][0] == ["f = m·z", "= 3·3 = 9", "∂f/∂f = 1"]
+    assert nodes[by_title["x = 1"]][0] == ["x = 1", "∂f/∂x = 3"]
+    assert "peripheries=2" in nodes[by_title["f = m·z"]][1]  # the output stands out
 
 
 def test_dot_shows_gradients_only_after_backward():
     *_, f = lecture_f()
     before = graph.to_dot(f)
-    assert "grad" not in before and "value 9" in before
+    assert "∂f" not in before and "= 3·3 = 9" in before
     f.backward()
-    assert "grad 1" in graph.to_dot(f)
+    assert "∂f/∂f = 1" in graph.to_dot(f)
 
 
 def test_dot_ids_follow_traversal_order_and_repeat_exactly():
     dots = [graph.to_dot(lecture_f()[-1]) for _ in range(2)]
     assert dots[0] == dots[1]
     nodes, _ = parse(dots[0])
-    assert list(titles(nodes).values()) == ["x", "y", "m = add(x, y)", "z", "f = mul(m, z)"]
+    assert list(titles(nodes).values()) == ["x = 1", "y = 2", "m = x+y", "z = 3", "f = m·z"]
     assert list(nodes) == ["v0", "v1", "v2", "v3", "v4"]
+
+
+def test_ops_without_an_elementwise_formula_are_drawn_as_calls():
+    a = mn.Tensor(np.eye(2) * 2, requires_grad=True, name="A")
+    d = mn.logdet(a)
+    d.name = "d"
+    nodes, _ = parse(graph.to_dot(d))
+    assert ["d = logdet(A)", "= 1.386"] in [lines for lines, _ in nodes.values()]
 
 
 def test_constants_are_nodes_drawn_distinctly():
     x = mn.tensor(2.0, requires_grad=True, dtype=np.float64, name="x")
     nodes, edges = parse(graph.to_dot(x * 3))
     assert len(nodes) == 3 and len(edges) == 2
-    const = [(lines, attrs) for lines, attrs in nodes.values() if lines[0] == "const"]
+    const = [(lines, attrs) for lines, attrs in nodes.values() if lines[0].startswith("const")]
     assert len(const) == 1
-    assert const[0][0] == ["const", "scalar", "value 3"] and "dashed" in const[0][1]
-    assert "v2 = mul(x, 3)" in titles(nodes).values()
+    assert const[0][0] == ["const = 3"] and "dashed" in const[0][1]
+    assert "v2 = x·3" in titles(nodes).values()
 
 
 def test_plain_tensor_is_a_one_node_graph():
@@ -85,10 +93,11 @@ def test_plain_tensor_is_a_one_node_graph():
 def test_large_tensors_show_shape_and_gradient_norm_not_values():
     w = mn.Tensor(np.ones((3, 4)), requires_grad=True, name="W")
     loss = (w * 2).sum()
+    loss.name = "L"
     loss.backward()
     nodes, _ = parse(graph.to_dot(loss))
     w_lines = next(lines for lines, _ in nodes.values() if lines[0] == "W")
-    assert w_lines == ["W", "shape (3, 4)", "‖grad‖ 6.928"]  # ‖2·ones(3, 4)‖ = 2√12
+    assert w_lines == ["W", "shape (3, 4)", "‖∂L/∂W‖ = 6.928"]  # ‖2·ones(3, 4)‖ = 2√12
 
 
 def test_large_graphs_show_shapes_only():
@@ -100,17 +109,17 @@ def test_large_graphs_show_shapes_only():
     dot = graph.to_dot(y)
     nodes, edges = parse(dot)
     assert len(nodes) == 81 and len(edges) == 80
-    assert all(lines[1] == "shape (2,)" or lines[1] == "scalar" for lines, _ in nodes.values())
-    assert "value" not in dot and "grad" not in dot
+    assert all(len(lines) == 1 or lines[1] == "shape (2,)" for lines, _ in nodes.values())
+    assert "value" not in dot and "∂" not in dot and " = 1.5" not in dot
     assert "value [0.5, -1]" in graph.to_dot(y, values=True)
     *_, f = lecture_f()
-    assert "value" not in graph.to_dot(f, values=False)
+    assert "= 9" not in graph.to_dot(f, values=False)
 
 
 def test_dot_escapes_quotes_in_names():
     t = mn.Tensor(np.zeros(1), name='say "hi"')
     nodes, _ = parse(graph.to_dot(t))
-    assert [lines[0] for lines, _ in nodes.values()] == ['say \\"hi\\"']
+    assert [lines[0] for lines, _ in nodes.values()] == ['say \\"hi\\" = [0]']
 
 
 # ---- explain ------------------------------------------------------------------------
@@ -222,7 +231,7 @@ def test_render_draws_with_graphviz(tmp_path, suffix, magic):
     content = path.read_bytes()
     assert magic in content[:400]
     if suffix == ".svg":
-        assert b"m = add(x, y)" in content and b"grad 3" in content
+        assert b"m = x+y" in content and "∂f/∂m = 3".encode() in content
 
 
 def test_render_without_graphviz_writes_the_dot_file(tmp_path, monkeypatch, capsys):

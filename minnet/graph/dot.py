@@ -1,8 +1,9 @@
 """Draw the graph behind a tensor: Graphviz DOT source, and rendering it to SVG/PNG/PDF.
 
-Ops are ellipses titled ``label = op(inputs)``, leaves that require grad blue boxes,
-constants dashed grey boxes; each node shows its shape, value and gradient, the way
-the lecture draws a graph.
+Nodes are labelled the way the lecture works a graph by hand: ``m = x+y`` then
+``= 1+2 = 3`` (other ops as ``label = op(inputs)``), leaves as ``x = 1``, and once
+``backward()`` has run each node's gradient, ``∂f/∂m = 3``.  Ops are ellipses, leaves
+that require grad blue boxes, constants dashed grey boxes.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from minnet.autograd.tensor import Tensor
-from minnet.graph.nodes import MAX_ELEMENTS, format_array, labels, nodes
+from minnet.graph.nodes import FORMULAS, MAX_ELEMENTS, format_array, labels, nodes, operand
 
 __all__ = ["to_dot", "render"]
 
@@ -52,24 +53,44 @@ def to_dot(tensor: Tensor, *, values: bool | None = None, max_elements: int = MA
         '  node [fontname="Helvetica", fontsize=11];',
         '  edge [color="#555555"];',
     ]
+    root = names[id(tensor)]
     for t in order:
-        if t.op:
-            title = f"{names[id(t)]} = {t.op}({', '.join(names[id(p)] for p in t._parents)})"
+        name = names[id(t)]
+        args = [names[id(p)] for p in t._parents]
+        formula = FORMULAS.get(t.op)
+        scalar_value = values and t.data.size == 1
+        if t.op and formula is not None and formula.expression is not None:
+            # the lecture's way: m = x+y, then = 1+2 = 3 when the inputs are numbers
+            title = f"{name} = {formula.expression.format(*map(operand, args))}"
+            style = 'shape=ellipse, style=filled, fillcolor="#fdf1d6"'
+        elif t.op:
+            title = f"{name} = {t.op}({', '.join(args)})"
             style = 'shape=ellipse, style=filled, fillcolor="#fdf1d6"'
         elif t.requires_grad:
-            title = names[id(t)]
+            title = name
             style = 'shape=box, style="rounded,filled", fillcolor="#dbe9f6"'
         else:
             title = t.name or "const"
             style = 'shape=box, style=dashed, color="#888888", fontcolor="#555555"'
-        rows = [title, "scalar" if t.ndim == 0 else f"shape {t.shape}"]
-        if values and t.data.size <= max_elements:
+        rows = [title]
+        if t.ndim:
+            rows.append(f"shape {t.shape}")
+        if scalar_value and t.op and formula is not None and formula.expression is not None \
+                and all(p.data.size == 1 for p in t._parents):
+            worked = formula.expression.format(*(format_array(p.data) for p in t._parents))
+            rows.append(f"= {worked} = {format_array(t.data)}")
+        elif scalar_value and t.op:
+            rows.append(f"= {format_array(t.data)}")
+        elif scalar_value:
+            rows[0] = f"{title} = {format_array(t.data)}"
+        elif values and t.data.size <= max_elements:
             rows.append(f"value {format_array(t.data, max_elements)}")
         if values and t.grad is not None:
+            gradient = f"∂{root}/∂{name}"
             if t.grad.size <= max_elements:
-                rows.append(f"grad {format_array(t.grad, max_elements)}")
+                rows.append(f"{gradient} = {format_array(t.grad, max_elements)}")
             else:
-                rows.append(f"‖grad‖ {np.linalg.norm(t.grad):.4g}")
+                rows.append(f"‖{gradient}‖ = {np.linalg.norm(t.grad):.4g}")
         if t is tensor:
             style += ", peripheries=2"
         lines.append(f"  {ids[id(t)]} [label={_dot_label(rows)}, {style}];")

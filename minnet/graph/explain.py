@@ -9,24 +9,16 @@ called again, and the formulas from the ``FORMULAS`` table beside each op.
 
 from __future__ import annotations
 
-import re
-import unicodedata
 from typing import NamedTuple
 
 import numpy as np
 
-from minnet import losses
-from minnet.autograd import linalg, ops
 from minnet.autograd.engine import topological_order, unbroadcast
 from minnet.autograd.extend import Formula
 from minnet.autograd.tensor import Tensor
-from minnet.graph.nodes import MAX_ELEMENTS, format_array, labels, nodes
-from minnet.nn import functional
+from minnet.graph.nodes import FORMULAS, MAX_ELEMENTS, format_array, labels, nodes, operand
 
-__all__ = ["explain", "explain_rows", "BackwardStep", "FORMULAS"]
-
-# How each of minnet's ops is written, gathered from the tables beside the ops.
-FORMULAS: dict[str, Formula] = {**ops.FORMULAS, **linalg.FORMULAS, **functional.FORMULAS, **losses.FORMULAS}
+__all__ = ["explain", "explain_rows", "BackwardStep"]
 
 
 class BackwardStep(NamedTuple):
@@ -44,21 +36,15 @@ class BackwardStep(NamedTuple):
     product: np.ndarray     # what was added to the parent's gradient (parent's shape)
 
 
-def _operand(label: str) -> str:
-    """A label as it reads inside a formula: ``w``, ``0.5``, but ``(K⁻¹)`` and ``(BBᵀ)``."""
-    simple = label.isidentifier() and not any(unicodedata.category(c) == "Lm" for c in label)
-    return label if simple or re.fullmatch(r"\d+(\.\d+)?(e[-+]\d+)?", label) else f"({label})"
-
-
 def _formula(op: str, i: int, args: list[str], out: str, root: str) -> str:
     """The rule for input ``i`` of ``out = op(*args)``, as text."""
-    operands = [_operand(a) for a in args]
+    operands = [operand(a) for a in args]
     formula = FORMULAS.get(op, Formula.gradient(f"{op}'s rule applied to {{G}}"))
     rule = formula.rules[min(i, len(formula.rules) - 1)]  # the last one repeats
     if formula.expression is not None:
         return f"∂({formula.expression.format(*operands)})/∂{args[i]} = {rule.format(*operands)}"
     gradient = f"∂{root}/∂{out}"
-    return f"∂{root}/∂{args[i]} = " + rule.format(*operands, G=gradient, out=_operand(out), p=operands[i])
+    return f"∂{root}/∂{args[i]} = " + rule.format(*operands, G=gradient, out=operand(out), p=operands[i])
 
 
 def explain_rows(tensor: Tensor) -> list[BackwardStep]:

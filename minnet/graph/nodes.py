@@ -2,12 +2,22 @@
 
 from __future__ import annotations
 
+import re
+import unicodedata
+
 import numpy as np
 
+from minnet import losses
+from minnet.autograd import linalg, ops
 from minnet.autograd.engine import topological_order
+from minnet.autograd.extend import Formula
 from minnet.autograd.tensor import Tensor
+from minnet.nn import functional
 
-__all__ = ["nodes", "labels", "format_array", "is_constant", "MAX_ELEMENTS"]
+__all__ = ["nodes", "labels", "format_array", "is_constant", "operand", "MAX_ELEMENTS", "FORMULAS"]
+
+# How each of minnet's ops is written, gathered from the tables beside the ops.
+FORMULAS: dict[str, Formula] = {**ops.FORMULAS, **linalg.FORMULAS, **functional.FORMULAS, **losses.FORMULAS}
 
 MAX_ELEMENTS = 6  # tensors up to this size are shown by value, larger ones by shape
 
@@ -62,3 +72,9 @@ def format_array(a: np.ndarray, limit: int = MAX_ELEMENTS) -> str:
     return "[" + ", ".join(format_array(row, limit) for row in a) + "]"
 
 
+
+
+def operand(label: str) -> str:
+    """A label as it reads inside a formula: ``w``, ``0.5``, but ``(K⁻¹)`` and ``(BBᵀ)``."""
+    simple = label.isidentifier() and not any(unicodedata.category(c) == "Lm" for c in label)
+    return label if simple or re.fullmatch(r"\d+(\.\d+)?(e[-+]\d+)?", label) else f"({label})"
