@@ -249,6 +249,10 @@ ZERO_DERIVATIVES = [
     ("tanh", lambda t: t.tanh(), [-50.0, 50.0, 0.0], [nan, nan, inf], [nan, nan, nan]),
     ("mul-by-0", lambda t: t * np.array([0.0, 1.0, 2.0]), [1.0, 2.0, 3.0], [nan, inf, inf], [nan, nan, nan]),
     ("getitem", lambda t: t[np.array([2, 2])], [1.0, 2.0, 3.0], [0.0, 0.0, inf], [0.0, 0.0, nan]),
+    ("pow-2-at-0", lambda t: t ** 2, [0.0, 1.0, -1.0], [nan, inf, -inf], [nan, nan, nan]),
+    ("exp-underflow", lambda t: t.exp(), [-800.0, 0.0, 1.0], [nan, inf, inf], [nan, nan, nan]),
+    ("divisor-at-a=0", lambda t: np.zeros(3) / t, [1.0, 2.0, -1.0], [nan, nan, nan], [nan, nan, nan]),
+    ("sum", lambda t: t.sum(), [1.0, 2.0, 3.0], [inf, inf, inf], [nan, nan, nan]),
 ]
 
 
@@ -257,7 +261,7 @@ ZERO_DERIVATIVES = [
 def test_zero_local_derivatives_under_non_finite_upstream(name, fn, x, with_inf, with_nan, upstream_value):
     t = mn.Tensor(np.array(x), requires_grad=True)
     out = fn(t)
-    with np.errstate(invalid="ignore", over="ignore"):
+    with np.errstate(invalid="ignore", over="ignore", divide="ignore"):
         out.backward(np.full(out.shape, upstream_value))
     expected = with_inf if upstream_value == inf else with_nan
     np.testing.assert_array_equal(t.grad, expected)
@@ -271,14 +275,15 @@ def test_zero_local_derivatives_match_torch(name, fn, x, with_inf, with_nan, ups
         "relu": lambda t: t.relu(), "max": lambda t: t.max(), "max-axis": lambda t: t.reshape(1, 3).max(dim=1).values,
         "pow-0": lambda t: t ** 0, "abs": lambda t: t.abs(), "sigmoid": lambda t: t.sigmoid(),
         "tanh": lambda t: t.tanh(), "mul-by-0": lambda t: t * torch.tensor([0.0, 1.0, 2.0], dtype=torch.float64),
-        "getitem": lambda t: t[torch.tensor([2, 2])],
+        "getitem": lambda t: t[torch.tensor([2, 2])], "pow-2-at-0": lambda t: t ** 2, "exp-underflow": lambda t: t.exp(),
+        "divisor-at-a=0": lambda t: torch.zeros(3, dtype=torch.float64) / t, "sum": lambda t: t.sum(),
     }[name]
     theirs = torch.tensor(x, dtype=torch.float64, requires_grad=True)
     out = torch_fn(theirs)
     out.backward(torch.full(out.shape, upstream_value, dtype=torch.float64))
     ours = mn.Tensor(np.array(x), requires_grad=True)
     mine = fn(ours)
-    with np.errstate(invalid="ignore", over="ignore"):
+    with np.errstate(invalid="ignore", over="ignore", divide="ignore"):
         mine.backward(np.full(mine.shape, upstream_value))
     np.testing.assert_array_equal(ours.grad, theirs.grad.numpy())
 
