@@ -55,7 +55,8 @@ def test_a_run_writes_config_history_metrics_and_checkpoint(tiny, tmp_path, caps
     run_dir = tmp_path / "runs" / "tiny"
     rows = _history(run_dir)
     assert [r["epoch"] for r in rows] == ["1", "2", "3"]
-    assert list(rows[0]) == ["epoch", "train_loss", "test_loss", "train_accuracy", "test_accuracy", "seconds"]
+    assert list(rows[0]) == ["epoch", "train_loss", "val_loss", "test_loss", "train_accuracy", "val_accuracy",
+                             "test_accuracy", "weight_norm_0.weight", "weight_norm_2.weight", "seconds"]
     metrics = json.loads((run_dir / "metrics.json").read_text())
     assert metrics["status"] == "completed" and metrics["epochs"] == 3
     assert metrics["final"]["test_accuracy"] == pytest.approx(float(rows[-1]["test_accuracy"]))

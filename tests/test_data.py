@@ -75,17 +75,20 @@ def test_every_dataset_loads_offline_with_the_right_shapes(name, no_network):
     assert ds.task == task
     assert DATASETS[name].task in (task, None)
     n_test = int(np.ceil(0.25 * rows))
-    assert ds.X_train.shape == (rows - n_test, features) and ds.X_test.shape == (n_test, features)
+    n_val = int(np.ceil(0.2 * (rows - n_test)))  # data.val_size of the training split
+    n_train = rows - n_test - n_val
+    assert ds.X_train.shape == (n_train, features) and ds.X_test.shape == (n_test, features)
+    assert ds.X_val.shape == (n_val, features) and ds.X_val.dtype == np.float32
     assert ds.X_train.dtype == np.float32 and ds.X_test.dtype == np.float32
     assert ds.n_features == features and ds.n_outputs == outputs
     assert len(ds.feature_names) == features
     if task == "classification":
-        assert ds.y_train.dtype == np.int64 and ds.y_train.shape == (rows - n_test,)
+        assert ds.y_train.dtype == np.int64 and ds.y_train.shape == (n_train,) and ds.y_val.shape == (n_val,)
         assert len(ds.class_names) == outputs and ds.target_names is None
         np.testing.assert_array_equal(np.unique(ds.y_train), np.arange(outputs))
         assert 0 <= ds.y_test.min() and ds.y_test.max() < outputs
     else:
-        assert ds.y_train.dtype == np.float32 and ds.y_train.shape == (rows - n_test, 1)
+        assert ds.y_train.dtype == np.float32 and ds.y_train.shape == (n_train, 1) and ds.y_val.shape == (n_val, 1)
         assert ds.y_test.shape == (n_test, 1)
         assert len(ds.target_names) == 1 and ds.class_names is None
 
@@ -198,7 +201,7 @@ def _table(labels, extra=""):
 
 def test_csv_string_labels_are_encoded_in_sorted_order(tmp_path):
     path = _write(tmp_path, _table(["pear", "fig", "apple"] * 4))
-    ds = load_dataset(DataConfig(dataset="csv", path=path, standardize=False), seed=0)
+    ds = load_dataset(DataConfig(dataset="csv", path=path, standardize=False, val_size=0), seed=0)
     assert ds.task == "classification" and ds.class_names == ["apple", "fig", "pear"]
     assert ds.feature_names == ["a", "b"]
     train_ids = ds.X_train[:, 0].astype(int)  # column a is the row index
@@ -215,7 +218,7 @@ def test_csv_example_loads_by_name_and_by_default_last_column():
 
 def test_csv_target_by_name_from_the_middle(tmp_path):
     path = _write(tmp_path, "x,kind,z\n1,a,10\n2,b,20\n3,a,30\n4,b,40\n5,a,50\n6,b,60\n7,a,70\n8,b,80\n")
-    ds = load_dataset(DataConfig(dataset="csv", path=path, target="kind", standardize=False), seed=0)
+    ds = load_dataset(DataConfig(dataset="csv", path=path, target="kind", standardize=False, val_size=0), seed=0)
     assert ds.feature_names == ["x", "z"] and ds.class_names == ["a", "b"]
     np.testing.assert_array_equal(ds.X_train[:, 1], ds.X_train[:, 0] * 10)
     np.testing.assert_array_equal(ds.y_train, (ds.X_train[:, 0] % 2 == 0).astype(int))
@@ -223,7 +226,7 @@ def test_csv_target_by_name_from_the_middle(tmp_path):
 
 def test_csv_integer_targets_are_classes_and_other_numbers_regression(tmp_path):
     def load(labels):
-        return load_dataset(DataConfig(dataset="csv", path=_write(tmp_path, _table(labels))), seed=0)
+        return load_dataset(DataConfig(dataset="csv", path=_write(tmp_path, _table(labels)), val_size=0), seed=0)
 
     ints = load([3, 1, 2.0, -1] * 4)
     assert ints.task == "classification" and ints.class_names == ["-1", "1", "2", "3"]
@@ -249,7 +252,7 @@ def test_csv_relative_path_is_relative_to_the_working_directory(tmp_path, monkey
 
 def test_csv_skips_blank_lines_and_strips_cells(tmp_path):
     path = _write(tmp_path, "a , label\n\n1, x\n2 ,y\n\n3,x\n4,y \n\n")
-    ds = load_dataset(DataConfig(dataset="csv", path=path, test_size=0.5), seed=0)
+    ds = load_dataset(DataConfig(dataset="csv", path=path, test_size=0.5, val_size=0), seed=0)
     assert ds.feature_names == ["a"] and ds.class_names == ["x", "y"] and len(ds.y_train) == 2
 
 

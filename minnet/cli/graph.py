@@ -36,7 +36,7 @@ def main(argv: Sequence[str]) -> int:
     for name, param in run.model.named_parameters():
         param.name = name
     index = next(minibatches(len(run.dataset.X_train), config.train.batch_size, config.train.shuffle, run.rng))
-    loss = batch_loss(run.model, run.loss_fn, run.dataset.X_train, run.targets[0], index,
+    loss = batch_loss(run.model, run.loss_fn, run.dataset.X_train, run.targets["train"], index,
                       config.loss.l2, losses.weight_matrices(run.model))
     loss.name = "loss"
     loss.backward()

@@ -59,6 +59,9 @@ class DataConfig:
     path: str | None = None  # csv only; relative paths are relative to the working directory
     target: str | None = None  # csv only: target column name (default: last column)
     test_size: float = 0.25
+    val_size: float = 0.2  # part of the training split held out for validation (0: none)
+    folds: int = 0  # k-fold cross-validation of the training split instead of val_size (0: off) ...
+    fold: int = 0  # ... and which fold validates
     standardize: bool = True
 
 
@@ -86,6 +89,7 @@ class TrainConfig:
     epochs: int = 100
     batch_size: int = 32
     shuffle: bool = True
+    patience: int = 0  # early stopping on validation loss (0: off)
 
 
 @dataclass(frozen=True)
@@ -98,8 +102,27 @@ class Config:
     loss: LossConfig = field(default_factory=LossConfig)
     optim: OptimConfig = field(default_factory=OptimConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
-    sweep: dict[str, tuple] = field(default_factory=dict)
+    sweep: dict[str, tuple] = field(default_factory=dict)  # the grid: dotted key -> values
+    init_seed: int | None = None  # initialisation and shuffling (default: seed); repeats vary it
+    sweep_options: SweepOptions = field(default_factory=lambda: SweepOptions())
 
+    @property
+    def effective_init_seed(self) -> int:
+        return self.seed if self.init_seed is None else self.init_seed
+
+
+@dataclass(frozen=True)
+class SweepOptions:
+    """The [sweep] table's settings besides the grid."""
+
+    repeats: int = 1  # runs per grid point, with different init/shuffle seeds, same data split
+    cv: int = 0  # k-fold cross-validation on the training split instead of val_size (0: off)
+    select: str = "best"  # "best" | "one_se", on validation only
+    backend: str = "loky"  # joblib backend: "loky" (processes on this machine) or "dask"
+    address: str | None = None  # the Dask scheduler, e.g. "tcp://HOST:8786"
+
+
+SWEEP_OPTIONS = ("repeats", "cv", "select", "backend", "address")
 
 SECTIONS = {"data": DataConfig, "model": ModelConfig, "loss": LossConfig, "optim": OptimConfig, "train": TrainConfig}
 
@@ -109,7 +132,8 @@ SECTIONS = {"data": DataConfig, "model": ModelConfig, "loss": LossConfig, "optim
 RULES: dict[str, Rule] = {
     "name": Rule("string", string, lambda v: v.strip() != "" and "/" not in v and "\\" not in v,
                  "a non-empty name without slashes"),
-    "seed": Rule("integer", integer, lambda v: 0 <= v < 2**32, "an integer in [0, 2**32)"),
+    "seed": Rule("integer", integer, lambda v: 0 <= v < 2**32, "an integer in [0, 2**32)", numeric=True),
+    "init_seed": Rule("integer", integer, lambda v: 0 <= v < 2**32, "an integer in [0, 2**32)", numeric=True),
     "dtype": one_of(["float32", "float64"]),
     "data.dataset": one_of(DATASET_KEYS),
     "data.n_samples": Rule("integer", integer, lambda v: v >= 10, "an integer >= 10", numeric=True),
@@ -118,6 +142,10 @@ RULES: dict[str, Rule] = {
     "data.target": Rule("string", string, lambda v: v != "", "a column name"),
     "data.test_size": Rule("number", number, lambda v: 0 < v < 1, "a number between 0 and 1 (exclusive)",
                            numeric=True),
+    "data.val_size": Rule("number", number, lambda v: 0 <= v < 1, "a number in [0, 1) (0: no validation split)",
+                          numeric=True),
+    "data.folds": Rule("integer", integer, lambda v: v == 0 or v >= 2, "0 (off) or an integer >= 2"),
+    "data.fold": Rule("integer", integer, lambda v: v >= 0, "an integer >= 0, below data.folds"),
     "data.standardize": Rule("boolean", boolean, allowed="true or false"),
     "model.hidden": HYPERPARAMETERS["hidden"],
     "model.activation": HYPERPARAMETERS["activation"],
@@ -129,9 +157,16 @@ RULES: dict[str, Rule] = {
     "train.epochs": HYPERPARAMETERS["epochs"],
     "train.batch_size": HYPERPARAMETERS["batch_size"],
     "train.shuffle": HYPERPARAMETERS["shuffle"],
+    "train.patience": Rule("integer", integer, lambda v: v >= 0, "an integer >= 0 (0: no early stopping)",
+                           numeric=True),
+    "sweep.repeats": Rule("integer", integer, lambda v: v >= 1, "an integer >= 1"),
+    "sweep.cv": Rule("integer", integer, lambda v: v == 0 or v >= 2, "0 (off) or an integer >= 2"),
+    "sweep.select": one_of(["best", "one_se"]),
+    "sweep.backend": one_of(["loky", "dask"]),
+    "sweep.address": Rule("string", string, lambda v: v.strip() != "", "a scheduler address, e.g. 'tcp://HOST:8786'"),
 }
 
-_TOP_LEVEL = ["name", "seed", "dtype", *SECTIONS, "sweep"]
+_TOP_LEVEL = ["name", "seed", "init_seed", "dtype", *SECTIONS, "sweep"]
 
 
 def _unknown(key: str, allowed: list[str], where: str) -> ConfigError:
@@ -160,7 +195,7 @@ def config_from_dict(raw: Mapping[str, Any], default_name: str | None = None) ->
         if key not in _TOP_LEVEL:
             raise _unknown(key, _TOP_LEVEL, "at top level")
     values: dict[str, Any] = {}
-    for key in ("name", "seed", "dtype"):
+    for key in ("name", "seed", "init_seed", "dtype"):
         if key in raw:
             values[key] = _validate(key, raw[key])
     if "name" not in values and default_name:
@@ -175,15 +210,26 @@ def config_from_dict(raw: Mapping[str, Any], default_name: str | None = None) ->
                 raise _unknown(f"{section}.{key}", allowed, f"in [{section}]")
         values[section] = cls(**{key: _validate(f"{section}.{key}", v) for key, v in table.items()})
     _check_data_keys(raw.get("data", {}), values["data"])
-    values["sweep"] = _validate_sweep(raw.get("sweep", {}))
+    _check_training_keys(values)
+    values["sweep"], values["sweep_options"] = _validate_sweep(raw.get("sweep", {}))
     return Config(**values)
+
+
+def _check_training_keys(values: dict[str, Any]) -> None:
+    data, train = values["data"], values["train"]
+    if data.folds and data.fold >= data.folds:
+        raise ConfigError(f"data.fold: expected an integer below data.folds = {data.folds}, got {data.fold}")
+    if train.patience and not data.folds and not data.val_size:
+        raise ConfigError(
+            "train.patience needs a validation split to watch: set data.val_size > 0 (e.g. 0.2) or data.folds"
+        )
 
 
 def _check_data_keys(table: Mapping[str, Any], data: DataConfig) -> None:
     """Keys that mean nothing for the chosen dataset are errors, not silently ignored."""
     options = DATASET_KEYS[data.dataset]
     for key in table:
-        if key in ("dataset", "test_size", "standardize"):
+        if key in _EVERY_DATASET:
             continue
         if key not in options:
             users = sorted(name for name, keys in DATASET_KEYS.items() if key in keys)
@@ -194,11 +240,17 @@ def _check_data_keys(table: Mapping[str, Any], data: DataConfig) -> None:
         raise ConfigError("data.path is required when data.dataset = 'csv' (the CSV file to train on)")
 
 
-def _validate_sweep(table: Any) -> dict[str, tuple]:
+def _validate_sweep(table: Any) -> tuple[dict[str, tuple], SweepOptions]:
+    """The grid (dotted keys) and the options (repeats, cv, select, backend, address)."""
     if not isinstance(table, Mapping):
         raise ConfigError(f"sweep: expected a table [sweep], got {describe(table)}")
+    options = SweepOptions(**{key: _validate(f"sweep.{key}", table[key]) for key in SWEEP_OPTIONS if key in table})
+    if options.backend == "dask" and options.address is None:
+        raise ConfigError("sweep.backend = 'dask' needs sweep.address, the scheduler (e.g. 'tcp://HOST:8786')")
     sweep = {}
     for path, values in table.items():
+        if path in SWEEP_OPTIONS:
+            continue
         rule = RULES.get(path)
         if rule is None:
             numeric = [p for p, r in RULES.items() if r.numeric]
@@ -209,7 +261,7 @@ def _validate_sweep(table: Any) -> dict[str, tuple]:
         if not isinstance(values, list) or not values:
             raise ConfigError(f"sweep.{path}: expected a non-empty list of values, got {describe(values)}")
         sweep[path] = tuple(_validate(path, v) for v in values)
-    return sweep
+    return sweep, options
 
 
 def _parse_toml_file(path: Path) -> dict[str, Any]:
@@ -269,20 +321,25 @@ def apply_overrides(raw: Mapping[str, Any], assignments: Iterable[tuple[str, Any
 
 # ---- writing a Config back ----------------------------------------------------------
 
-_EVERY_DATASET = ("dataset", "test_size", "standardize")
+_EVERY_DATASET = ("dataset", "test_size", "val_size", "folds", "fold", "standardize")
 
 
 def config_to_dict(config: Config) -> dict[str, Any]:
     """Plain TOML-ready values that ``config_from_dict`` accepts again: unset optional
     keys and data keys the dataset does not use (``n_samples`` for iris) left out."""
     out: dict[str, Any] = {"name": config.name, "seed": config.seed, "dtype": config.dtype}
+    if config.init_seed is not None:
+        out["init_seed"] = config.init_seed
     for section in SECTIONS:
         table = dataclasses.asdict(getattr(config, section))
         out[section] = {k: (list(v) if isinstance(v, tuple) else v) for k, v in table.items() if v is not None}
     used = DATASET_KEYS[config.data.dataset]
     out["data"] = {k: v for k, v in out["data"].items() if k in _EVERY_DATASET or k in used}
-    if config.sweep:
+    options = {k: v for k, v in dataclasses.asdict(config.sweep_options).items()
+               if v is not None and v != getattr(SweepOptions(), k)}
+    if config.sweep or options:
         out["sweep"] = {k: [list(x) if isinstance(x, tuple) else x for x in v] for k, v in config.sweep.items()}
+        out["sweep"].update(options)
     return out
 
 
@@ -301,7 +358,7 @@ def _toml_value(value: Any) -> str:
 def to_toml(config: Config) -> str:
     """The resolved config as TOML that ``load_config`` reads back to an equal Config."""
     values = config_to_dict(config)
-    lines = [f"{key} = {_toml_value(values[key])}" for key in ("name", "seed", "dtype")]
+    lines = [f"{key} = {_toml_value(values[key])}" for key in ("name", "seed", "init_seed", "dtype") if key in values]
     for section in [*SECTIONS, "sweep"]:
         if section not in values:
             continue

@@ -21,6 +21,7 @@ RMSE in original units is ``rmse * y_scale``.
 from __future__ import annotations
 
 import csv
+import hashlib
 import math
 import os
 from collections.abc import Callable, Iterator
@@ -31,7 +32,7 @@ from typing import Any
 
 import numpy as np
 from sklearn import datasets as skd
-from sklearn.model_selection import train_test_split
+from sklearn.model_selection import KFold, StratifiedKFold, train_test_split
 from sklearn.preprocessing import StandardScaler
 
 from minnet import hparams
@@ -47,6 +48,7 @@ __all__ = [
     "USES_NOISE",
     "load_dataset",
     "minibatches",
+    "dataset_hash",
 ]
 
 # An integer-valued CSV target with at most this many distinct values (each on at
@@ -75,12 +77,18 @@ class Dataset:
     y_train: np.ndarray
     X_test: np.ndarray
     y_test: np.ndarray
+    X_val: np.ndarray  # the validation rows, carved from the training split (no rows: none)
+    y_val: np.ndarray
     feature_names: list[str]
     class_names: list[str] | None
     target_names: list[str] | None = None
     scaler: StandardScaler | None = None  # fitted on X_train; apply to new raw inputs
     y_mean: np.ndarray | None = None  # shape (n_targets,)
     y_scale: np.ndarray | None = None  # shape (n_targets,)
+
+    @property
+    def has_val(self) -> bool:
+        return len(self.X_val) > 0
 
     @property
     def n_features(self) -> int:
@@ -102,7 +110,7 @@ class Dataset:
     def __repr__(self) -> str:
         return (
             f"Dataset(name={self.name!r}, task={self.task!r}, train={self.X_train.shape}, "
-            f"test={self.X_test.shape}, n_outputs={self.n_outputs})"
+            f"val={self.X_val.shape}, test={self.X_test.shape}, n_outputs={self.n_outputs})"
         )
 
 
@@ -403,20 +411,25 @@ def load_dataset(cfg: DataConfig, seed: int, dtype: str | np.dtype = "float32") 
     X_train, X_test, y_train, y_test = train_test_split(
         raw.X, raw.y, test_size=cfg.test_size, random_state=seed, stratify=raw.y if classification else None
     )
+    keep, held = _validation_rows(cfg, raw, y_train, classification, seed)
+    X_val, y_val = X_train[held], y_train[held]
+    X_train, y_train = X_train[keep], y_train[keep]
     scaler = None
-    if cfg.standardize:
+    if cfg.standardize:  # fitted on the rows the model trains on: nothing of val or test leaks in
         scaler = StandardScaler().fit(X_train)
         X_train, X_test = scaler.transform(X_train), scaler.transform(X_test)
+        X_val = scaler.transform(X_val) if len(X_val) else X_val
     dtype = np.dtype(dtype)
     y_mean = y_scale = None
     if classification:
-        y_train, y_test = y_train.astype(np.int64), y_test.astype(np.int64)
+        y_train, y_val, y_test = y_train.astype(np.int64), y_val.astype(np.int64), y_test.astype(np.int64)
     else:
         y_mean, y_scale = np.zeros(y_train.shape[1]), np.ones(y_train.shape[1])
         if cfg.standardize:
             y_scaler = StandardScaler().fit(y_train)
             y_mean, y_scale = y_scaler.mean_, y_scaler.scale_
         y_train = ((y_train - y_mean) / y_scale).astype(dtype)
+        y_val = ((y_val - y_mean) / y_scale).astype(dtype)
         y_test = ((y_test - y_mean) / y_scale).astype(dtype)
     return Dataset(
         name=cfg.dataset,
@@ -425,6 +438,8 @@ def load_dataset(cfg: DataConfig, seed: int, dtype: str | np.dtype = "float32") 
         y_train=y_train,
         X_test=X_test.astype(dtype),
         y_test=y_test,
+        X_val=X_val.astype(dtype),
+        y_val=y_val,
         feature_names=raw.feature_names,
         class_names=raw.class_names,
         target_names=raw.target_names,
@@ -432,6 +447,34 @@ def load_dataset(cfg: DataConfig, seed: int, dtype: str | np.dtype = "float32") 
         y_mean=y_mean,
         y_scale=y_scale,
     )
+
+
+def _validation_rows(
+    cfg: DataConfig, raw: _Raw, y_train: np.ndarray, classification: bool, seed: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """Row numbers of the training split to train on and to validate on.
+
+    ``data.folds = k``: fold ``data.fold`` of a (stratified) k-fold split validates;
+    else a (stratified) ``data.val_size`` share; else no rows.  The test split is never
+    touched, and the seed fixes the rows, so the runs of a sweep share them.
+    """
+    rows = np.arange(len(y_train))
+    labels = y_train if classification else None
+    try:
+        if cfg.folds:
+            splitter = (StratifiedKFold if classification else KFold)(cfg.folds, shuffle=True, random_state=seed)
+            keep, held = list(splitter.split(rows, labels))[cfg.fold]
+            return keep, held
+        if cfg.val_size:
+            keep, held = train_test_split(rows, test_size=cfg.val_size, random_state=seed, stratify=labels)
+            return np.sort(keep), np.sort(held)
+    except ValueError as exc:
+        what = f"data.folds={cfg.folds}" if cfg.folds else f"data.val_size={cfg.val_size}"
+        raise DataError(
+            f"{raw.source}: cannot carve a validation split with {what} from {len(rows)} training rows "
+            f"({exc}); use a smaller value, or 0 for none"
+        ) from None
+    return rows, rows[:0]
 
 
 def minibatches(n: int, batch_size: int, shuffle: bool, rng: np.random.Generator) -> Iterator[np.ndarray]:
@@ -444,3 +487,13 @@ def minibatches(n: int, batch_size: int, shuffle: bool, rng: np.random.Generator
     batch_size = hparams.RULES["batch_size"](batch_size, "minibatches: batch_size")
     order = rng.permutation(n) if shuffle else np.arange(n)
     return (order[start:start + batch_size] for start in range(0, n, batch_size))
+
+
+def dataset_hash(dataset: Dataset) -> str:
+    """SHA-256 of every split as the model sees it (shapes, dtypes and values)."""
+    digest = hashlib.sha256()
+    for array in (dataset.X_train, dataset.y_train, dataset.X_val, dataset.y_val, dataset.X_test, dataset.y_test):
+        array = np.ascontiguousarray(array)
+        digest.update(f"{array.shape}{array.dtype}".encode())
+        digest.update(array.tobytes())
+    return digest.hexdigest()

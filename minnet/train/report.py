@@ -28,12 +28,18 @@ def format_table(header: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
 
 
 def run_table(result: Any) -> str:
-    """What one run reached, train and test side by side."""
-    final = result.history[-1]
-    scores = [k[len("train_"):] for k in final if k.startswith("train_")]
-    rows = [[split] + [final[f"{split}_{s}"] for s in scores] for split in ("train", "test")]
+    """What one run reached, train / val / test side by side (the best epoch's, with early
+    stopping); only train and val decided anything."""
+    row = result.row
+    scores = [k[len("train_"):] for k in row if k.startswith("train_")]
+    splits = [s for s in ("train", "val", "test") if f"{s}_loss" in row]
+    rows = [[split] + [row[f"{split}_{s}"] for s in scores] for split in splits]
     where = f" -> {result.run_dir}" if result.run_dir is not None else ""
-    title = f"{result.config.name}: {final['epoch']} epochs in {result.metrics['seconds']:.1f} s{where}"
+    epochs = len(result.history)
+    title = f"{result.config.name}: {epochs} epochs in {result.metrics['seconds']:.1f} s{where}"
+    if "best_epoch" in result.metrics:
+        stopped = ", stopped early" if result.metrics.get("stopped_early") else ""
+        title += f"\nbest epoch by validation loss: {result.metrics['best_epoch']}{stopped} (its weights are kept)"
     return title + "\n" + format_table(["", *scores], rows)
 
 

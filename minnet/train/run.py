@@ -6,13 +6,19 @@ folder -- keeps ``config.toml``, ``history.csv``, ``model.npz`` and ``metrics.js
 there up to date after every epoch, so a crash, a divergence or Ctrl-C never loses
 a finished epoch.  ``load_run(run_dir)`` brings a trained model back to predict.
 
-One seed drives everything: the data (generation and split), the initial weights
-and the shuffling; resuming from a checkpoint restores the shuffling generator, so a
-resumed run is bit-identical to an uninterrupted one.
+One seed drives everything: the data (generation and the train / validation / test
+split), the initial weights and the shuffling (``init_seed``, when set, moves only the
+last two: a sweep's repeats); resuming from a checkpoint restores the shuffling
+generator, so a resumed run is bit-identical to an uninterrupted one.
+
+Every decision of a run looks at the validation split only: early stopping
+(``train.patience``) watches the validation loss and keeps the best epoch's weights.
+The test split is evaluated for the record.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import math
 import time
@@ -31,7 +37,7 @@ from minnet.nn import Sequential
 from minnet.optim import OPTIMIZERS
 from minnet.train.checkpoint import load_checkpoint, save_checkpoint
 from minnet.train.config import Config, apply_overrides, config_from_dict, config_to_dict, load_config, to_toml
-from minnet.train.data import Dataset, load_dataset, minibatches
+from minnet.train.data import Dataset, dataset_hash, load_dataset, minibatches
 from minnet.train.errors import CheckpointError, ConfigError, DivergedError, MinnetError, TrainingInterrupted
 from minnet.train.files import atomic_write_text
 from minnet.train.history import append_history, history_csv, read_history
@@ -39,7 +45,7 @@ from minnet.train.loop import NonFiniteError, train_epoch
 from minnet.train.metrics import METRICS, rmse
 from minnet.train.models import build_mlp, mlp_spec
 
-__all__ = ["train", "resume", "TrainResult", "new_run_dir", "start_run"]
+__all__ = ["train", "resume", "TrainResult", "new_run_dir", "start_run", "reported_row", "versions"]
 
 DEFAULT_LOSS = {"classification": "softmax_cross_entropy", "regression": "mse"}
 
@@ -52,6 +58,25 @@ class TrainResult:
     dataset: Dataset
     run_dir: Path | None = None
     config: Config = field(default_factory=Config)
+
+    @property
+    def row(self) -> dict[str, float]:
+        """The history row of the weights the model holds (the best epoch's, with early stopping)."""
+        return reported_row(self.metrics)
+
+
+def reported_row(metrics: dict[str, Any]) -> dict[str, float]:
+    """A run's result: its best epoch's row with early stopping, else its last one."""
+    return metrics.get("best") or metrics["final"]
+
+
+def versions() -> dict[str, str]:
+    """What produced a result, so two runs can be compared later."""
+    import sklearn
+
+    import minnet
+
+    return {"minnet": minnet.__version__, "numpy": np.__version__, "scikit-learn": sklearn.__version__}
 
 
 # ---- run folders --------------------------------------------------------------------
@@ -85,12 +110,22 @@ def _loss_name(config: Config, dataset: Dataset) -> str:
     return name
 
 
-def _targets(dataset: Dataset, loss_name: str, dtype: np.dtype) -> tuple[np.ndarray, np.ndarray]:
-    """What the loss compares predictions with: labels, or one-hot rows for MSE on classes."""
+def _splits(dataset: Dataset) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """Each split's inputs and labels, in the order history.csv lists them."""
+    splits = {"train": (dataset.X_train, dataset.y_train)}
+    if dataset.has_val:
+        splits["val"] = (dataset.X_val, dataset.y_val)
+    splits["test"] = (dataset.X_test, dataset.y_test)
+    return splits
+
+
+def _targets(dataset: Dataset, loss_name: str, dtype: np.dtype) -> dict[str, np.ndarray]:
+    """What the loss compares predictions with, per split: labels, or one-hot rows for MSE on classes."""
+    labels = {split: y for split, (_, y) in _splits(dataset).items()}
     if dataset.task == "classification" and loss_name == "mse":
         eye = np.eye(dataset.n_outputs, dtype=dtype)
-        return eye[dataset.y_train], eye[dataset.y_test]
-    return dataset.y_train, dataset.y_test
+        return {split: eye[y] for split, y in labels.items()}
+    return labels
 
 
 def _scaler_state(dataset: Dataset) -> dict[str, np.ndarray]:
@@ -119,6 +154,20 @@ class _Snapshot:
     params: dict[str, np.ndarray]
     velocity: list[np.ndarray | None]
     rng: dict[str, Any]
+    best: _Best
+
+
+@dataclass
+class _Best:
+    """Early stopping's memory: the best validation loss so far, its epoch and weights."""
+
+    epoch: int = 0
+    loss: float = math.inf
+    stale: int = 0  # epochs since the best one
+    params: dict[str, np.ndarray] | None = None
+
+    def to_meta(self) -> dict[str, Any]:
+        return {"best_epoch": self.epoch, "best_val_loss": self.loss, "stale_epochs": self.stale}
 
 
 @dataclass
@@ -130,10 +179,11 @@ class _Run:
     model: Sequential
     optimizer: Any
     loss_fn: Any
-    targets: tuple[np.ndarray, np.ndarray]
+    targets: dict[str, np.ndarray]
     rng: np.random.Generator
     history: list[dict[str, float]]
     run_dir: Path | None
+    best: _Best = field(default_factory=_Best)
     snapshot: _Snapshot | None = None
     saved_epoch: int = 0
     saved_at: float = 0.0
@@ -141,6 +191,15 @@ class _Run:
     @property
     def epoch(self) -> int:
         return len(self.history)
+
+    @property
+    def patience(self) -> int:
+        return self.config.train.patience
+
+    @property
+    def stopped(self) -> bool:
+        """Early stopping has ended the run: ``patience`` epochs without a better val loss."""
+        return bool(self.patience) and self.best.stale >= self.patience
 
     def evaluate(self, X: np.ndarray, target: np.ndarray, labels: np.ndarray) -> dict[str, float]:
         with no_grad():
@@ -164,9 +223,11 @@ class _Run:
             params=self.model.state_dict(),
             velocity=self.optimizer.state_dict()["velocity"],
             rng=dict(self.rng.bit_generator.state),
+            best=_Best(self.best.epoch, self.best.loss, self.best.stale, self.best.params),
         )
         append_history(self.run_dir / "history.csv", row)
-        if self.epoch == self.config.train.epochs or time.monotonic() - self.saved_at >= CHECKPOINT_INTERVAL:
+        done = self.epoch == self.config.train.epochs or self.stopped
+        if done or time.monotonic() - self.saved_at >= CHECKPOINT_INTERVAL:
             self.save()
 
     def save(self) -> None:
@@ -178,6 +239,10 @@ class _Run:
         for i, v in enumerate(snap.velocity):
             if v is not None:
                 state[f"optim/velocity/{i}"] = v
+        params = snap.params
+        if self.patience and snap.best.params is not None:  # the checkpoint holds the best epoch's weights ...
+            params = snap.best.params
+            state.update({f"current/{k}": v for k, v in snap.params.items()})  # ... and resume needs the last
         meta = {
             "epoch": snap.epoch,
             "model": mlp_spec(self.model_sizes, self.config.model.activation),
@@ -192,8 +257,9 @@ class _Run:
                 "class_names": self.dataset.class_names,
             },
             "last_row": self.history[snap.epoch - 1],
+            "early_stopping": snap.best.to_meta(),
         }
-        save_checkpoint(self.run_dir / "model.npz", snap.params, meta, state)
+        save_checkpoint(self.run_dir / "model.npz", params, meta, state)
         self.saved_epoch, self.saved_at = snap.epoch, time.monotonic()
 
     @property
@@ -205,7 +271,7 @@ def start_run(config: Config, run_dir: Path | None = None) -> _Run:
     """Data, model, optimizer and generators for a fresh run of ``config``."""
     dtype = np.dtype(config.dtype)
     dataset = load_dataset(config.data, seed=config.seed, dtype=dtype)
-    init_seed, shuffle_seed = np.random.SeedSequence(config.seed).spawn(2)
+    init_seed, shuffle_seed = np.random.SeedSequence(config.effective_init_seed).spawn(2)
     sizes = [dataset.n_features, *config.model.hidden, dataset.n_outputs]
     model = build_mlp(sizes, config.model.activation, rng=np.random.default_rng(init_seed), dtype=dtype)
     optimizer = OPTIMIZERS[config.optim.name](model.parameters(), lr=config.optim.lr, momentum=config.optim.momentum)
@@ -230,7 +296,7 @@ def _run_epoch(run: _Run) -> None:
     config = run.config
     batches = minibatches(len(run.dataset.X_train), config.train.batch_size, config.train.shuffle, run.rng)
     try:
-        train_epoch(run.model, run.loss_fn, run.optimizer, run.dataset.X_train, run.targets[0], batches,
+        train_epoch(run.model, run.loss_fn, run.optimizer, run.dataset.X_train, run.targets["train"], batches,
                     l2=config.loss.l2, weights=losses.weight_matrices(run.model))
     except NonFiniteError:
         raise _diverged(run, run.epoch + 1) from None
@@ -246,22 +312,34 @@ def _diverged(run: _Run, epoch: int) -> DivergedError:
 
 
 def _epoch_row(run: _Run, seconds: float) -> dict[str, float]:
-    data = run.dataset
-    train_scores = run.evaluate(data.X_train, run.targets[0], data.y_train)
-    test_scores = run.evaluate(data.X_test, run.targets[1], data.y_test)
-    if not (math.isfinite(train_scores["loss"]) and math.isfinite(test_scores["loss"])):
+    """epoch, each score of each split (train, val, test), each weight matrix's norm, seconds."""
+    scores = {split: run.evaluate(X, run.targets[split], y) for split, (X, y) in _splits(run.dataset).items()}
+    if not all(math.isfinite(s["loss"]) for s in scores.values()):
         raise _diverged(run, run.epoch + 1)
     row: dict[str, float] = {"epoch": run.epoch + 1}
-    for key in train_scores:
-        row[f"train_{key}"] = train_scores[key]
-        row[f"test_{key}"] = test_scores[key]
+    for key in scores["train"]:
+        for split, values in scores.items():
+            row[f"{split}_{key}"] = values[key]
+    for name, param in run.model.named_parameters():
+        if param.data.ndim >= 2:  # what L2 shrinks, layer by layer
+            row[f"weight_norm_{name}"] = float(np.linalg.norm(param.data))
     row["seconds"] = round(seconds, 4)
     return row
 
 
+def _watch(run: _Run, row: dict[str, float]) -> None:
+    """Early stopping's bookkeeping for a finished epoch (validation loss only)."""
+    if not run.patience:
+        return
+    if row["val_loss"] < run.best.loss:
+        run.best = _Best(int(row["epoch"]), row["val_loss"], 0, run.model.state_dict())
+    else:
+        run.best.stale += 1
+
+
 def _metrics(run: _Run, status: str) -> dict[str, Any]:
     last = run.history[-1] if run.history else {}
-    return {
+    metrics: dict[str, Any] = {
         "status": status,
         "name": run.config.name,
         "dataset": run.dataset.name,
@@ -270,6 +348,14 @@ def _metrics(run: _Run, status: str) -> dict[str, Any]:
         "final": last,
         "seconds": round(sum(row["seconds"] for row in run.history), 4),
     }
+    if run.patience and run.best.epoch:
+        metrics["best_epoch"] = run.best.epoch  # 1-based: the weights model.npz holds
+        metrics["best"] = run.history[run.best.epoch - 1]
+        metrics["stopped_early"] = run.stopped
+    metrics["versions"] = versions()
+    metrics["config_hash"] = hashlib.sha256(to_toml(run.config).encode("utf-8")).hexdigest()
+    metrics["data_hash"] = dataset_hash(run.dataset)
+    return metrics
 
 
 def _finish(run: _Run, status: str) -> dict[str, Any]:
@@ -281,13 +367,15 @@ def _finish(run: _Run, status: str) -> dict[str, Any]:
 
 def _epochs(run: _Run, bar: Any) -> None:
     """Train, evaluate and save epoch after epoch until the configured number."""
-    while run.epoch < run.config.train.epochs:
+    while run.epoch < run.config.train.epochs and not run.stopped:
         started = time.perf_counter()
         _run_epoch(run)
         row = _epoch_row(run, time.perf_counter() - started)
+        _watch(run, row)
         run.end_epoch(row)
         bar.update(1)
-        bar.set_postfix({k: f"{v:.4g}" for k, v in row.items() if k.startswith("test_")})
+        # what training looks at: never the test split
+        bar.set_postfix({k: f"{v:.4g}" for k, v in row.items() if k.split("_")[0] in ("train", "val")})
 
 
 def _loop(run: _Run, quiet: bool) -> dict[str, Any]:
@@ -313,6 +401,9 @@ def _loop(run: _Run, quiet: bool) -> dict[str, Any]:
         raise
     finally:
         bar.close()
+    run.save()
+    if run.patience and run.best.params is not None:
+        run.model.load_state_dict(run.best.params)  # the model the run reports: the best epoch's
     return _finish(run, "completed")
 
 
@@ -352,7 +443,12 @@ def resume(run_dir: str | Path, overrides: Sequence[tuple[str, Any]] = (), quiet
     try:
         config = config_from_dict(apply_overrides(checkpoint.meta["config"], overrides))
         run = start_run(config, run_dir)
-        run.model.load_state_dict(checkpoint.params)
+        current = {k[len("current/"):]: v for k, v in checkpoint.state.items() if k.startswith("current/")}
+        run.model.load_state_dict(current or checkpoint.params)
+        stopping = checkpoint.meta.get("early_stopping", {})
+        if run.patience and stopping.get("best_epoch"):
+            run.best = _Best(int(stopping["best_epoch"]), float(stopping["best_val_loss"]),
+                             int(stopping["stale_epochs"]), {k: v.copy() for k, v in checkpoint.params.items()})
         velocity = [checkpoint.state.get(f"optim/velocity/{i}") for i in range(len(run.optimizer.params))]
         run.optimizer.load_state_dict({**checkpoint.meta["optimizer"], "velocity": velocity})
         run.rng.bit_generator.state = checkpoint.meta["rng"]
