@@ -109,7 +109,7 @@ def test_every_shipped_config_runs(config, tmp_path):
     result = _run(f"configs/{config}", "--quiet", "--out", str(tmp_path / "run"), "--set", "train.epochs=2", cwd=ROOT)
     assert result.returncode == 0, result.stderr
     if "[sweep]" in (ROOT / "configs" / config).read_text():
-        runs = read_csv(tmp_path / "run" / "summary.csv")
+        runs = read_csv(tmp_path / "run" / "runs.csv")
         assert len(runs) >= 2 and all(len(_history(tmp_path / "run" / r["run_dir"])) == 2 for r in runs)
     else:
         assert len(_history(tmp_path / "run")) == 2

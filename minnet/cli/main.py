@@ -31,10 +31,16 @@ def _parser() -> argparse.ArgumentParser:
                    help="override a config value, e.g. --set optim.lr=0.1 (repeatable)")
     p.add_argument("--sweep", action="append", default=[], metavar="KEY=V1,V2,...",
                    help="train once per value, e.g. --sweep loss.l2=0,1e-3,1e-2 (two keys: their grid)")
+    p.add_argument("--repeats", type=int, metavar="N",
+                   help="sweep: train each grid point N times with different init/shuffle seeds (sweep.repeats)")
+    p.add_argument("--cv", type=int, metavar="K",
+                   help="sweep: K-fold cross-validation on the training split instead of data.val_size (sweep.cv)")
     p.add_argument("--jobs", type=int, default=1, metavar="N", help="parallel runs in a sweep (default 1)")
+    p.add_argument("--backend", choices=["loky", "dask"], help="sweep: where runs go (sweep.backend; default loky)")
+    p.add_argument("--address", metavar="URL", help="sweep: the Dask scheduler, e.g. tcp://HOST:8786 (sweep.address)")
     p.add_argument("--out", metavar="DIR", help="run folder (default: runs/<name>, numbered if it exists)")
     p.add_argument("--plot", action="store_true", help="also write PNG plots (needs minnet[plot])")
-    p.add_argument("--resume", metavar="RUN_DIR", help="continue an interrupted run from its checkpoint")
+    p.add_argument("--resume", metavar="RUN_DIR", help="continue an interrupted run (or sweep folder) from its checkpoints")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.add_argument("--version", action="version", version=f"minnet {__version__}")
     return p
@@ -56,11 +62,19 @@ def _train(args: argparse.Namespace) -> int:
     if args.resume:
         if args.config or args.sweep or args.out:
             raise ConfigError("--resume takes only a run folder (and --set train.epochs=N); drop CONFIG/--sweep/--out")
+        from minnet.train.sweep import SWEEP_FILE
+
+        if (Path(args.resume) / SWEEP_FILE).is_file():
+            from minnet.cli import sweep
+
+            if args.set:
+                raise ConfigError("--resume of a sweep continues it as configured; drop --set")
+            return sweep.resume(Path(args.resume), args)
         overrides = [parse_assignment(item, "--set") for item in args.set]
         result = run.resume(args.resume, overrides, quiet=args.quiet)
     else:
         config = load_config(config_path(args.config), args.set)
-        if args.sweep or config.sweep:
+        if args.sweep or config.sweep or args.repeats or args.cv:
             from minnet.cli import sweep
 
             return sweep.run(config, args)

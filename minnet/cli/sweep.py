@@ -1,37 +1,66 @@
-"""The ``--sweep`` branch of ``train.py``: run the sweep, plot, print its table, pick the exit code."""
+"""The sweep branch of ``train.py``: run (or resume) the sweep, plot, print its table, pick the exit code."""
 
 from __future__ import annotations
 
 import argparse
 from pathlib import Path
 
+from minnet.train.compare import summary_table
 from minnet.train.config import Config, config_from_dict, config_to_dict
 from minnet.train.errors import TrainingInterrupted
 from minnet.train.run import new_run_dir
-from minnet.train.sweep import parse_sweep, run_sweep, summary_table
+from minnet.train.sweep import SweepRun, parse_sweep, resume_sweep, run_sweep
 
-__all__ = ["run"]
+__all__ = ["run", "resume"]
 
 
-def run(config: Config, args: argparse.Namespace) -> int:
+def _with_command_line(config: Config, args: argparse.Namespace) -> Config:
+    """--sweep, --repeats, --cv, --backend and --address on top of the config's [sweep]."""
+    raw = config_to_dict(config)
+    table = raw.setdefault("sweep", {})
     if args.sweep:
-        raw = config_to_dict(config)
-        raw["sweep"] = parse_sweep(args.sweep)
-        config = config_from_dict(raw)
-    out_dir = Path(args.out) if args.out else new_run_dir(f"{config.name}-sweep")
-    try:
-        runs = run_sweep(config, out_dir, jobs=args.jobs, quiet=args.quiet)
-    except KeyboardInterrupt:
-        raise TrainingInterrupted(f"sweep interrupted; finished runs are in {out_dir} (see summary.csv)") from None
-    if args.plot:
+        table.update(parse_sweep(args.sweep))
+    for option in ("repeats", "cv", "backend", "address"):
+        if getattr(args, option) is not None:
+            table[option] = getattr(args, option)
+    return config_from_dict(raw)
+
+
+def _report(config: Config, runs: list[SweepRun], out_dir: Path, plot: bool) -> int:
+    if plot:
         from minnet.train.plots import plot_sweep
 
-        plot_sweep(runs, out_dir)
+        plot_sweep(runs, config, out_dir)
     print(f"{config.name}: sweep of {len(runs)} runs -> {out_dir}")
-    print(summary_table(runs))
+    print(summary_table(runs, config))
     failed = [r for r in runs if r.status != "completed"]
     for failure in failed:
         print(f"{failure.run_dir.name}: {failure.message}")
     if any(r.status == "failed" for r in failed):
         return 2
     return 3 if failed else 0
+
+
+def _interrupted(out_dir: Path) -> TrainingInterrupted:
+    return TrainingInterrupted(
+        f"sweep interrupted; finished runs are in {out_dir} (see summary.csv and runs.csv); "
+        f"continue with: python train.py --resume {out_dir}"
+    )
+
+
+def run(config: Config, args: argparse.Namespace) -> int:
+    config = _with_command_line(config, args)
+    out_dir = Path(args.out) if args.out else new_run_dir(f"{config.name}-sweep")
+    try:
+        runs = run_sweep(config, out_dir, jobs=args.jobs, quiet=args.quiet)
+    except KeyboardInterrupt:
+        raise _interrupted(out_dir) from None
+    return _report(config, runs, out_dir, args.plot)
+
+
+def resume(out_dir: Path, args: argparse.Namespace) -> int:
+    try:
+        config, runs = resume_sweep(out_dir, jobs=args.jobs, quiet=args.quiet)
+    except KeyboardInterrupt:
+        raise _interrupted(out_dir) from None
+    return _report(config, runs, out_dir, args.plot)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-__all__ = ["format_table", "run_table", "value_text", "value_label"]
+__all__ = ["format_table", "run_table", "value_text"]
 
 
 def _cell(value: Any) -> str:
@@ -48,8 +48,3 @@ def value_text(value: Any) -> str:
     if isinstance(value, (tuple, list)):
         return "-".join(map(str, value))
     return f"{value:g}" if isinstance(value, float) else str(value)
-
-
-def value_label(run: Any) -> str:
-    """``l2=0.001, lr=0.1``: a sweep's run named by its swept values, for legends and titles."""
-    return ", ".join(f"{k.split('.')[-1]}={value_text(v)}" for k, v in run.assignment.items())

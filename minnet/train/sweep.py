@@ -1,37 +1,56 @@
-"""Train one config for several values of a key (a grid for several keys) and compare.
+"""Train one config over a grid of values, with repeats or cross-validation folds.
 
-``python train.py CONFIG --sweep loss.l2=0,1e-3,1e-2`` trains one run per value, each
-in its own folder exactly as a single run would be (same seed, so a run in a sweep
-equals that run alone), optionally in parallel through joblib, and writes
-``summary.csv``: final train/test loss and metric, the generalisation gap, the
-weight norm ‖W‖ and the time of every run -- the effect of regularisation at a glance.
+``python train.py CONFIG --sweep loss.l2=0,1e-3,1e-2 --repeats 5`` trains every grid
+point five times, each run in its own folder exactly as that run alone would be
+(repeat r changes only the initialisation and shuffling seed, ``init_seed = seed + r``,
+so all repeats share one data split and repeat r of every point shares its seeds:
+differences between points are paired).  ``--cv K`` trains each point on the K folds
+of the training split instead.  ``summary.csv`` (one row per point, see
+:mod:`minnet.train.compare`) and ``runs.csv`` (one row per run) are rewritten after
+every finished run; ``--resume`` on the sweep folder skips the finished runs.
+
+Runs are independent joblib tasks: in parallel on this machine (``--jobs``), or on a
+Dask cluster (``sweep.backend = "dask"``).  Each run depends only on its config, so
+the results are the same bit for bit wherever they ran.
 """
 
 from __future__ import annotations
 
-import csv
-import io
+import contextlib
 import itertools
+import json
 import math
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-from joblib import Parallel, delayed
+from joblib import Parallel, delayed, parallel_config
 from threadpoolctl import threadpool_limits
 from tqdm.auto import tqdm
 
-from minnet import losses
-from minnet.train.config import Config, apply_overrides, config_from_dict, config_to_dict, parse_value
-from minnet.train.errors import ConfigError, DivergedError, MinnetError, TrainingInterrupted
+from minnet.train.compare import REGULARIZES, runs_csv, summary_csv
+from minnet.train.config import (
+    Config,
+    apply_overrides,
+    config_from_dict,
+    config_to_dict,
+    load_config,
+    parse_value,
+    to_toml,
+)
+from minnet.train.errors import CheckpointError, ConfigError, DivergedError, MinnetError, TrainingInterrupted
 from minnet.train.files import atomic_write_text
-from minnet.train.report import format_table, value_text
-from minnet.train.run import train
+from minnet.train.history import read_history
+from minnet.train.report import value_text
+from minnet.train.run import reported_row, resume, train
 
-__all__ = ["parse_sweep", "sweep_grid", "run_sweep", "SweepRun", "summary_table", "summary_csv", "ordered",
-           "best_run"]
+__all__ = ["parse_sweep", "sweep_grid", "sweep_tasks", "run_sweep", "resume_sweep", "SweepTask", "SweepRun",
+           "SWEEP_FILE"]
+
+SWEEP_FILE = "sweep.toml"  # the sweep's own config, in its folder: what --resume continues
 
 
 def _split_values(text: str) -> list[str]:
@@ -69,133 +88,240 @@ def sweep_grid(config: Config) -> list[dict[str, Any]]:
     return [dict(zip(keys, combo, strict=True)) for combo in itertools.product(*config.sweep.values())]
 
 
-def _folder_name(assignment: dict[str, Any]) -> str:
-    name = "_".join(f"{k.split('.')[-1]}={value_text(v)}" for k, v in assignment.items())
+def _exact_text(value: Any) -> str:
+    """A value for a folder name: exact (repr of floats), so distinct values never share a folder."""
+    if isinstance(value, (tuple, list)):
+        return "-".join(map(str, value))
+    return repr(value) if isinstance(value, float) else str(value)
+
+
+def _folder_name(assignment: dict[str, Any], repeat: int | None, fold: int | None) -> str:
+    name = "_".join(f"{k.split('.')[-1]}={_exact_text(v)}" for k, v in assignment.items())
+    if repeat is not None:
+        name += f"_r{repeat}"
+    if fold is not None:
+        name += f"_f{fold}"
     return re.sub(r"[^\w.=+-]", "_", name)
 
 
-def _run_config(config: Config, assignment: dict[str, Any]) -> Config:
-    raw = config_to_dict(config)
-    raw.pop("sweep", None)
-    values = {k: (list(v) if isinstance(v, tuple) else v) for k, v in assignment.items()}
-    return config_from_dict(apply_overrides(raw, values.items()))
+@dataclass(frozen=True)
+class SweepTask:
+    """One run of the sweep: a grid point and, with repeats or cv, which replicate."""
+
+    assignment: dict[str, Any]
+    repeat: int | None
+    fold: int | None
+    config: Config
+    run_dir: Path
 
 
 @dataclass
 class SweepRun:
-    """One row of the comparison: what a swept value led to."""
+    """What one run of the sweep led to (``row``: its reported history row)."""
 
-    assignment: dict[str, Any]
-    config: Config
-    run_dir: Path
-    status: str                       # completed, diverged or failed
-    final: dict[str, float]
-    weight_norm: float
-    seconds: float
+    task: SweepTask
+    status: str  # completed, diverged or failed
+    row: dict[str, float]
+    best_epoch: int | None = None
     message: str = ""
 
+    @property
+    def assignment(self) -> dict[str, Any]:
+        return self.task.assignment
 
-def _weight_norm(model: Any) -> float:
-    """‖W‖ = sqrt(Σ‖W‖²) over the weight matrices: what L2 regularisation shrinks."""
-    return math.sqrt(sum(float(np.vdot(w.data, w.data)) for w in losses.weight_matrices(model)))
+    @property
+    def run_dir(self) -> Path:
+        return self.task.run_dir
+
+    @property
+    def config(self) -> Config:
+        return self.task.config
+
+    @property
+    def weight_norm(self) -> float:
+        """‖W‖ = sqrt(Σ‖W‖²) over the weight matrices: what L2 regularisation shrinks."""
+        norms = [v for k, v in self.row.items() if k.startswith("weight_norm_")]
+        return math.sqrt(sum(v * v for v in norms)) if norms else math.nan
 
 
-def _train_one(config: Config, assignment: dict[str, Any], run_dir: Path) -> SweepRun:
-    """Train one value of the sweep (in this process or a joblib worker)."""
-    run_config = _run_config(config, assignment)
+def _check_grid(config: Config) -> None:
+    options = config.sweep_options
+    for key, values in config.sweep.items():
+        seen: dict[str, Any] = {}
+        for value in values:
+            text = _exact_text(value)
+            if text in seen:
+                raise ConfigError(f"sweep.{key}: the value {value!r} is listed twice; each grid value must be distinct")
+            seen[text] = value
+    if options.repeats > 1 and "init_seed" in config.sweep:
+        raise ConfigError("sweep.repeats varies init_seed itself; sweep init_seed or set repeats, not both")
+    if options.cv and any(k in config.sweep for k in ("data.folds", "data.fold", "data.val_size")):
+        raise ConfigError("sweep.cv chooses the validation rows; do not also sweep data.folds, data.fold or data.val_size")
+    if options.select == "one_se":
+        first = next(iter(config.sweep), None)
+        if first not in REGULARIZES:
+            raise ConfigError(
+                f"sweep.select = 'one_se' picks the strongest regularization within one standard error of the "
+                f"best, so the first swept key must be one whose direction is known: {', '.join(REGULARIZES)}; "
+                f"got {first!r}"
+            )
+
+
+def sweep_tasks(config: Config, out_dir: Path) -> list[SweepTask]:
+    """Every run of the sweep, in grid order (replicates of a point next to each other)."""
+    _check_grid(config)
+    options = config.sweep_options
+    base = config_to_dict(config)
+    base.pop("sweep", None)
+    repeats = range(options.repeats) if options.repeats > 1 else [None]
+    folds = range(options.cv) if options.cv else [None]
+    tasks: list[SweepTask] = []
+    folders: dict[str, dict[str, Any]] = {}
+    for assignment in sweep_grid(config):
+        for repeat, fold in itertools.product(repeats, folds):
+            values: dict[str, Any] = {k: (list(v) if isinstance(v, tuple) else v) for k, v in assignment.items()}
+            if repeat is not None:
+                seed = values.get("seed", config.seed)
+                values["init_seed"] = (int(seed) + repeat) % 2**32
+            if fold is not None:
+                values.update({"data.folds": options.cv, "data.fold": fold})
+            run_config = config_from_dict(apply_overrides(base, values.items()))
+            folder = _folder_name(assignment, repeat, fold)
+            if folder in folders:
+                raise ConfigError(f"sweep: the grid points {folders[folder]} and {assignment} would share the folder "
+                                  f"{folder!r}; make the values distinct")
+            folders[folder] = assignment
+            tasks.append(SweepTask(assignment, repeat, fold, run_config, out_dir / folder))
+    return tasks
+
+
+# ---- running --------------------------------------------------------------------------
+
+def _finished(task: SweepTask) -> SweepRun | None:
+    """The run of ``task`` if its folder already holds it finished with the same config."""
+    try:
+        metrics = json.loads((task.run_dir / "metrics.json").read_text(encoding="utf-8"))
+        same = load_config(task.run_dir / "config.toml") == task.config
+    except (OSError, ValueError, MinnetError):
+        return None
+    if not same or metrics.get("status") not in ("completed", "diverged"):
+        return None
+    if metrics["status"] == "diverged":
+        return SweepRun(task, "diverged", {}, message=f"diverged (epoch {metrics.get('epochs', 0) + 1})")
+    return SweepRun(task, "completed", reported_row(metrics), metrics.get("best_epoch"))
+
+
+def _train_one(task: SweepTask, resuming: bool) -> SweepRun:
+    """Train (or finish) one run of the sweep, in this process or a worker."""
+    if resuming:
+        done = _finished(task)
+        if done is not None:
+            return done
     with threadpool_limits(1):  # one BLAS thread: the same arithmetic in any worker
         try:
-            result = train(run_config, run_dir, quiet=True)
+            if resuming and (task.run_dir / "model.npz").is_file():
+                try:
+                    result = resume(task.run_dir, quiet=True)
+                except CheckpointError:
+                    result = train(task.config, task.run_dir, quiet=True)
+            else:
+                result = train(task.config, task.run_dir, quiet=True)
         except DivergedError as exc:
-            return SweepRun(assignment, run_config, run_dir, "diverged", {}, math.nan, 0.0, str(exc))
+            return SweepRun(task, "diverged", {}, message=str(exc))
         except TrainingInterrupted:
             raise KeyboardInterrupt from None  # Ctrl-C stops the whole sweep
         except MinnetError as exc:
-            return SweepRun(assignment, run_config, run_dir, "failed", {}, math.nan, 0.0, str(exc))
-    return SweepRun(assignment, run_config, run_dir, "completed", result.history[-1], _weight_norm(result.model),
-                    result.metrics["seconds"])
+            return SweepRun(task, "failed", {}, message=str(exc))
+    return SweepRun(task, "completed", result.row, result.metrics.get("best_epoch"))
 
 
-def run_sweep(config: Config, out_dir: str | Path, jobs: int = 1, quiet: bool = True) -> list[SweepRun]:
-    """Train every value of ``config.sweep`` into ``out_dir/<value>/``; keep ``summary.csv`` current.
+@contextlib.contextmanager
+def _backend(config: Config) -> Iterator[int | None]:
+    """Where the runs go: this machine (loky processes), or the Dask cluster at sweep.address."""
+    options = config.sweep_options
+    if options.backend != "dask":
+        yield None
+        return
+    try:
+        from dask.distributed import Client
+    except ImportError:
+        raise ConfigError("sweep.backend = 'dask' needs Dask: pip install 'minnet[dask]'") from None
+    try:
+        client = Client(options.address, timeout="10s")
+    except (OSError, TimeoutError, ValueError) as exc:
+        raise ConfigError(f"sweep.address: cannot reach the Dask scheduler at {options.address!r} ({exc})") from None
+    with client, parallel_config(backend="dask"):
+        yield -1  # as many runs at once as the cluster has workers
 
-    Returns the runs in grid order, however the workers finished.
+
+def _write_tables(out_dir: Path, runs: list[SweepRun], tasks: list[SweepTask], config: Config) -> None:
+    order = {task.run_dir: i for i, task in enumerate(tasks)}
+    runs = sorted(runs, key=lambda r: order[r.run_dir])
+    atomic_write_text(out_dir / "runs.csv", runs_csv(runs, config))
+    atomic_write_text(out_dir / "summary.csv", summary_csv(runs, config))
+
+
+def run_sweep(config: Config, out_dir: str | Path, jobs: int = 1, quiet: bool = True,
+              resuming: bool = False) -> list[SweepRun]:
+    """Train every run of ``config``'s sweep into ``out_dir``; returns them in grid order.
+
+    ``summary.csv`` and ``runs.csv`` exist from the start and are rewritten after every
+    finished run, so an interrupted sweep keeps what it finished.  With ``resuming``,
+    runs whose folders already hold them finished are read back instead of trained.
     """
     out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    grid = sweep_grid(config)
-    tasks = [delayed(_train_one)(config, a, out_dir / _folder_name(a)) for a in grid]
+    tasks = sweep_tasks(config, out_dir)
+    if not config.sweep:
+        raise ConfigError("the sweep has no grid: give --sweep KEY=V1,V2,... or a [sweep] table with a dotted key")
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise ConfigError(f"cannot create sweep folder {str(out_dir)!r}: {exc.strerror}") from None
+    atomic_write_text(out_dir / SWEEP_FILE, to_toml(config))
     runs: list[SweepRun] = []
+    _write_tables(out_dir, runs, tasks, config)
     bar = tqdm(total=len(tasks), desc=f"{config.name} sweep", unit="run", disable=True if quiet else None, leave=False)
     try:
-        for run in Parallel(n_jobs=jobs, return_as="generator")(tasks):
-            runs.append(run)
-            atomic_write_text(out_dir / "summary.csv", summary_csv(runs))
-            bar.update(1)
+        with _backend(config) as cluster_jobs:
+            parallel = Parallel(n_jobs=cluster_jobs or jobs, return_as="generator")
+            for run in parallel(delayed(_train_one)(task, resuming) for task in tasks):
+                runs.append(run)
+                _write_tables(out_dir, runs, tasks, config)
+                bar.update(1)
     finally:
         bar.close()
-    runs = ordered(runs, grid)
-    atomic_write_text(out_dir / "summary.csv", summary_csv(runs))
-    return runs
+    order = {task.run_dir: i for i, task in enumerate(tasks)}
+    return sorted(runs, key=lambda r: order[r.run_dir])
 
 
-# ---- the comparison -----------------------------------------------------------------
+def resume_sweep(out_dir: str | Path, jobs: int = 1, quiet: bool = True) -> tuple[Config, list[SweepRun]]:
+    """Continue the sweep in ``out_dir`` (its ``sweep.toml``): finished runs are kept."""
+    out_dir = Path(out_dir)
+    config = load_config(out_dir / SWEEP_FILE)
+    return config, run_sweep(config, out_dir, jobs=jobs, quiet=quiet, resuming=True)
 
-def _metric(runs: list[SweepRun]) -> str:
+
+def history_of(run: SweepRun) -> list[dict[str, float]]:
+    """A sweep run's history.csv (empty when it has none)."""
+    return read_history(run.run_dir)
+
+
+def grid_values(runs: list[SweepRun]) -> list[dict[str, Any]]:
+    """The distinct grid points of ``runs``, in their order."""
+    points: list[dict[str, Any]] = []
     for run in runs:
-        for key in run.final:
-            if key.startswith("train_") and key != "train_loss":
-                return key[len("train_"):]
-    return "accuracy"
+        if run.assignment not in points:
+            points.append(run.assignment)
+    return points
 
 
-def _rows(runs: list[SweepRun]) -> tuple[list[str], list[list[Any]]]:
-    metric = _metric(runs)
-    keys = list(runs[0].assignment) if runs else []
-    header = [*keys, "train_loss", "test_loss", f"train_{metric}", f"test_{metric}", "gap", "weight_norm",
-              "seconds", "status"]
-    rows = []
-    for run in runs:
-        f = run.final
-        scores = [f.get("train_loss", math.nan), f.get("test_loss", math.nan),
-                  f.get(f"train_{metric}", math.nan), f.get(f"test_{metric}", math.nan)]
-        gap = scores[2] - scores[3]
-        rows.append([*run.assignment.values(), *scores, gap, run.weight_norm, run.seconds, run.status])
-    return header, rows
+def label(assignment: dict[str, Any]) -> str:
+    """``l2=0.001, lr=0.1``: a grid point named by its values, for legends and titles."""
+    return ", ".join(f"{k.split('.')[-1]}={value_text(v)}" for k, v in assignment.items())
 
 
-def summary_csv(runs: list[SweepRun]) -> str:
-    header, rows = _rows(runs)
-    buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\n")
-    writer.writerow([*header, "run_dir"])
-    for run, row in zip(runs, rows, strict=True):
-        writer.writerow([*(list(v) if isinstance(v, tuple) else v for v in row), run.run_dir.name])
-    return buffer.getvalue()
-
-
-def best_run(runs: list[SweepRun]) -> SweepRun | None:
-    """The completed run with the highest test metric (accuracy or R²)."""
-    metric = f"test_{_metric(runs)}"
-    done = [r for r in runs if r.status == "completed"]
-    return max(done, key=lambda r: r.final[metric]) if done else None
-
-
-def summary_table(runs: list[SweepRun]) -> str:
-    """One row per value; the best by test metric marked with *, failed runs say so."""
-    header, rows = _rows(runs)
-    best = best_run(runs)
-    shown = []
-    for run, row in zip(runs, rows, strict=True):
-        cells = [value_text(v) for v in row[:len(run.assignment)]]
-        if run.status == "completed":
-            cells += row[len(run.assignment):-1] + ["*" if run is best else ""]
-        else:
-            cells += ["-"] * (len(row) - len(run.assignment) - 1) + [run.status]
-        shown.append(cells)
-    return format_table([*header[:-1], "best"], shown)
-
-
-def ordered(runs: list[SweepRun], grid: list[dict[str, Any]]) -> list[SweepRun]:
-    position = {tuple(map(str, a.values())): i for i, a in enumerate(grid)}
-    return sorted(runs, key=lambda r: position[tuple(map(str, r.assignment.values()))])
+def final_weights(run: SweepRun) -> np.ndarray:
+    """Every weight-matrix entry the run's checkpoint holds, flattened (for histograms)."""
+    with np.load(run.run_dir / "model.npz", allow_pickle=False) as archive:
+        return np.concatenate([archive[k].ravel() for k in archive.files
+                               if k.startswith("param/") and archive[k].ndim >= 2])
