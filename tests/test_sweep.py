@@ -265,7 +265,7 @@ def test_l2_sweep_config_shows_overfitting_without_a_penalty(tmp_path):
     """The shipped l2_sweep config: λ=0 fits the training set best but not the validation set."""
     root = Path(__file__).resolve().parents[1]
     assert main([str(root / "configs" / "l2_sweep.toml"), "--quiet", "--out", str(tmp_path / "l2"),
-                 "--sweep", "loss.l2=0,1e-2", "--set", "sweep.repeats=2", "--set", "train.epochs=600",
+                 "--sweep", "loss.l2=0,1e-2", "--set", "sweep.repeats=1", "--set", "train.epochs=600",
                  "--jobs", "2"]) == 0
     none, some = _summary(tmp_path / "l2")
     assert float(none["train_accuracy_mean"]) > float(some["train_accuracy_mean"])
