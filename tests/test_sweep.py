@@ -343,3 +343,13 @@ def test_an_unreachable_dask_scheduler_is_a_clear_error(tiny, tmp_path, capsys):
     assert code == 2
     err = capsys.readouterr().err.strip()
     assert err.startswith("error: sweep.address: cannot reach the Dask scheduler") and "\n" not in err
+
+
+def test_without_dask_the_error_names_the_extra(tiny, tmp_path, capsys, monkeypatch):
+    import sys
+
+    monkeypatch.setitem(sys.modules, "dask.distributed", None)  # import dask.distributed fails
+    code = main([str(tiny), "--quiet", "--out", "x", "--sweep", "loss.l2=0,1", "--backend", "dask",
+                 "--address", "tcp://127.0.0.1:8786"])
+    assert code == 2
+    assert "pip install 'minnet[dask]'" in capsys.readouterr().err
