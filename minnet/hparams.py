@@ -87,6 +87,14 @@ def _widths(v: Any) -> tuple[int, ...] | None:
     return None
 
 
+def _pair(v: Any) -> tuple[float, float] | None:
+    if isinstance(v, (list, tuple)) and len(v) == 2:
+        a, b = number(v[0]), number(v[1])
+        if a is not None and b is not None:
+            return (a, b)
+    return None
+
+
 def _float_dtype(v: Any) -> str | None:
     """'float32', 'float64', or the numpy type / dtype of one of them."""
     if v is None or isinstance(v, bool):
@@ -119,4 +127,13 @@ RULES: dict[str, Rule] = {
     "activation": one_of(ACTIVATIONS),
     "dtype": Rule("string", _float_dtype, allowed="'float32' or 'float64'"),
     "shuffle": Rule("boolean", boolean, allowed="true or false"),
+    "dampening": Rule("number", number, lambda v: 0 <= v <= 1, "a number in [0, 1]", numeric=True),
+    "weight_decay": Rule("number", number, lambda v: v >= 0, "a number >= 0", numeric=True),
+    "nesterov": Rule("boolean", boolean, allowed="true or false"),
+    "betas": Rule("pair of numbers", _pair, lambda v: all(0 <= b < 1 for b in v), "two numbers in [0, 1), e.g. [0.9, 0.999]"),
+    "eps": Rule("number", number, lambda v: v >= 0, "a number >= 0", numeric=True),
+    "step_size": _positive_int(),
+    "gamma": Rule("number", number, lambda v: 0 < v < 1, "a number in (0, 1)", numeric=True),
+    "patience": Rule("integer", integer, lambda v: v >= 0, "an integer >= 0", numeric=True),
+    "clip_grad_norm": Rule("number", number, lambda v: v >= 0, "a number >= 0 (0: off)", numeric=True),
 }

@@ -28,7 +28,7 @@ from minnet import hparams, losses
 from minnet.autograd.ops import softmax
 from minnet.autograd.state import no_grad
 from minnet.autograd.tensor import Tensor
-from minnet.optim import SGD
+from minnet.optim import OPTIMIZERS, SGD, Optimizer
 from minnet.train.data import minibatches
 from minnet.train.loop import NonFiniteError, train_epoch
 from minnet.train.models import build_mlp
@@ -53,7 +53,10 @@ _PARAMETERS = """
         of every minibatch.  scikit-learn's MLP adds (alpha / n_batch)·½Σ‖W‖²
         instead, so for full batches its ``alpha`` is ``l2 * batch_size``.
     lr : float, default=0.05
-        SGD learning rate.
+        Learning rate.
+    optimizer : {"sgd", "adam", "adamw"}, default="sgd"
+        ``minnet.optim``'s optimizer (PyTorch's formulas); ``momentum`` applies to SGD
+        only.  Adam usually wants a smaller ``lr``, e.g. 1e-3.
     momentum : float, default=0.9
         SGD momentum in PyTorch's convention (v ← μ·v + g, θ ← θ − lr·v); the
         step is about lr / (1 − μ) once the velocity has built up.
@@ -96,6 +99,7 @@ class _MLP(BaseEstimator):
         l2: float = 0.0,
         lr: float = 0.05,
         momentum: float = 0.9,
+        optimizer: str = "sgd",
         epochs: int = 100,
         batch_size: int = 32,
         shuffle: bool = True,
@@ -107,6 +111,7 @@ class _MLP(BaseEstimator):
         self.l2 = l2
         self.lr = lr
         self.momentum = momentum
+        self.optimizer = optimizer
         self.epochs = epochs
         self.batch_size = batch_size
         self.shuffle = shuffle
@@ -117,6 +122,8 @@ class _MLP(BaseEstimator):
         """Check the hyper-parameters with minnet's rule table; return the dtype."""
         for name in _CHECKED:
             hparams.RULES[name](getattr(self, name), name)
+        if self.optimizer not in OPTIMIZERS:
+            raise ValueError(f"optimizer must be one of {sorted(OPTIMIZERS)}, got {self.optimizer!r}")
         return np.dtype(hparams.RULES["dtype"](self.dtype, "dtype"))
 
     def _train(self, X: np.ndarray, target: np.ndarray, n_outputs: int, loss_fn: Callable) -> None:
@@ -126,7 +133,10 @@ class _MLP(BaseEstimator):
         hidden = hparams.RULES["hidden"](self.hidden, "hidden")
         model = build_mlp([X.shape[1], *hidden, n_outputs], self.activation,
                           rng=np.random.default_rng(init_seed), dtype=X.dtype)
-        optimizer = SGD(model.parameters(), lr=self.lr, momentum=self.momentum)
+        if self.optimizer == "sgd":
+            optimizer: Optimizer = SGD(model.parameters(), lr=self.lr, momentum=self.momentum)
+        else:
+            optimizer = OPTIMIZERS[self.optimizer](model.parameters(), lr=self.lr)
         weights = losses.weight_matrices(model)  # found once, not on every step
         rng = np.random.default_rng(shuffle_seed)
         loss_curve = []

@@ -84,10 +84,11 @@ def test_state_dict_resumes_momentum_exactly():
 
 def test_load_state_dict_rejects_mismatched_buffers():
     opt = optim.SGD([_param([1.0, 2.0])], lr=0.1, momentum=0.5)
+    good = opt.state_dict()
     with pytest.raises(ValueError, match="1 parameters"):
-        opt.load_state_dict({"lr": 0.1, "momentum": 0.5, "velocity": [None, None]})
+        opt.load_state_dict({**good, "state": [{}, {}]})
     with pytest.raises(ValueError, match=r"shape \(3,\)"):
-        opt.load_state_dict({"lr": 0.1, "momentum": 0.5, "velocity": [np.zeros(3)]})
+        opt.load_state_dict({**good, "state": [{"momentum_buffer": np.zeros(3)}]})
 
 
 @pytest.mark.parametrize("lr", [0, 0.0, -0.1, float("nan"), float("inf"), "fast"])
@@ -105,3 +106,175 @@ def test_momentum_outside_zero_one_is_rejected(momentum):
 def test_empty_parameter_list_is_rejected():
     with pytest.raises(ValueError, match="empty parameter list"):
         optim.SGD([], lr=0.1)
+
+
+# ---- PyTorch's optimizers, schedules and clipping, step for step ---------------------------
+
+OPTIMIZER_CASES = [
+    ("SGD", {"lr": 0.05}),
+    ("SGD", {"lr": 0.05, "momentum": 0.9}),
+    ("SGD", {"lr": 0.05, "momentum": 0.9, "dampening": 0.3}),
+    ("SGD", {"lr": 0.05, "momentum": 0.9, "nesterov": True}),
+    ("SGD", {"lr": 0.05, "momentum": 0.5, "weight_decay": 0.1}),
+    ("SGD", {"lr": 0.05, "weight_decay": 0.1}),
+    ("Adam", {"lr": 0.01}),
+    ("Adam", {"lr": 0.01, "betas": (0.8, 0.99), "eps": 1e-6, "weight_decay": 0.05}),
+    ("AdamW", {"lr": 0.01}),
+    ("AdamW", {"lr": 0.01, "betas": (0.85, 0.95), "weight_decay": 0.1}),
+]
+
+
+def _gradient_sequence(seed, shapes, steps=20):
+    rng = np.random.default_rng(seed)
+    return [[rng.normal(size=s) for s in shapes] for _ in range(steps)]
+
+
+@pytest.mark.parametrize("name, kwargs", OPTIMIZER_CASES, ids=[f"{n}-{sorted(k)}" for n, k in OPTIMIZER_CASES])
+def test_every_optimizer_matches_torch_for_20_steps(name, kwargs):
+    torch = pytest.importorskip("torch")
+    rng = np.random.default_rng(3)
+    starts = [rng.normal(size=(3, 2)), rng.normal(size=(2,))]
+    ours = [_param(s.copy()) for s in starts]
+    theirs = [torch.tensor(s.copy(), requires_grad=True) for s in starts]
+    opt = getattr(optim, name)(ours, **kwargs)
+    topt = getattr(torch.optim, name)(theirs, **kwargs)
+    for grads in _gradient_sequence(4, [s.shape for s in starts]):
+        for p, t, g in zip(ours, theirs, grads, strict=True):
+            p.grad, t.grad = g.copy(), torch.tensor(g)
+        opt.step()
+        topt.step()
+        for p, t in zip(ours, theirs, strict=True):
+            np.testing.assert_allclose(p.data, t.detach().numpy(), rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize("name, kwargs", OPTIMIZER_CASES, ids=[f"{n}-{sorted(k)}" for n, k in OPTIMIZER_CASES])
+def test_every_optimizer_resumes_bit_exactly_from_its_state_dict(name, kwargs):
+    shapes = [(3, 2), (2,)]
+    grads = _gradient_sequence(5, shapes, steps=10)
+    straight = [_param(np.ones(s)) for s in shapes]
+    opt = getattr(optim, name)(straight, **kwargs)
+    for g in grads:
+        for p, gi in zip(straight, g, strict=True):
+            p.grad = gi.copy()
+        opt.step()
+    resumed = [_param(np.ones(s)) for s in shapes]
+    first = getattr(optim, name)(resumed, **kwargs)
+    for g in grads[:4]:
+        for p, gi in zip(resumed, g, strict=True):
+            p.grad = gi.copy()
+        first.step()
+    second = getattr(optim, name)(resumed, **kwargs)
+    second.load_state_dict(first.state_dict())
+    for g in grads[4:]:
+        for p, gi in zip(resumed, g, strict=True):
+            p.grad = gi.copy()
+        second.step()
+    for a, b in zip(resumed, straight, strict=True):
+        np.testing.assert_array_equal(a.data, b.data)
+
+
+SCHEDULES = [
+    ("StepLR", {"step_size": 3, "gamma": 0.5}),
+    ("CosineAnnealingLR", {"T_max": 7}),
+    ("CosineAnnealingLR", {"T_max": 5, "eta_min": 0.01}),
+]
+
+
+@pytest.mark.parametrize("name, kwargs", SCHEDULES, ids=[s[0] + str(s[1]) for s in SCHEDULES])
+def test_schedules_match_torch(name, kwargs):
+    torch = pytest.importorskip("torch")
+    opt = optim.SGD([_param([1.0])], lr=0.2)
+    topt = torch.optim.SGD([torch.zeros(1, requires_grad=True)], lr=0.2)
+    ours, theirs = getattr(optim.lr_scheduler, name)(opt, **kwargs), getattr(torch.optim.lr_scheduler, name)(topt, **kwargs)
+    for _ in range(16):
+        topt.step()
+        ours.step()
+        theirs.step()
+        assert opt.lr == pytest.approx(topt.param_groups[0]["lr"], rel=1e-12, abs=1e-15)
+
+
+def test_reduce_on_plateau_matches_torch():
+    torch = pytest.importorskip("torch")
+    opt = optim.SGD([_param([1.0])], lr=0.2)
+    topt = torch.optim.SGD([torch.zeros(1, requires_grad=True)], lr=0.2)
+    ours = optim.lr_scheduler.ReduceLROnPlateau(opt, patience=2, factor=0.5)
+    theirs = torch.optim.lr_scheduler.ReduceLROnPlateau(topt, patience=2, factor=0.5)
+    for metric in [1.0, 0.9, 0.95, 0.93, 0.92, 0.91, 0.95, 0.96, 0.97, 0.5, 0.6, 0.7, 0.8, 0.9]:
+        topt.step()
+        ours.step(metric)
+        theirs.step(metric)
+        assert opt.lr == pytest.approx(topt.param_groups[0]["lr"], rel=1e-12)
+    assert opt.lr < 0.2  # it did reduce
+
+
+def test_clip_grad_norm_matches_torch():
+    torch = pytest.importorskip("torch")
+    rng = np.random.default_rng(2)
+    grads = [rng.normal(size=(3, 4)) * 5, rng.normal(size=(4,))]
+    ours = [_param(np.zeros(g.shape)) for g in grads]
+    theirs = [torch.zeros(g.shape, dtype=torch.float64, requires_grad=True) for g in grads]
+    for p, t, g in zip(ours, theirs, grads, strict=True):
+        p.grad, t.grad = g.copy(), torch.tensor(g)
+    total = optim.clip_grad_norm(ours, 1.5)
+    expected = torch.nn.utils.clip_grad_norm_(theirs, 1.5)
+    assert total == pytest.approx(float(expected), rel=1e-12)
+    for p, t in zip(ours, theirs, strict=True):
+        np.testing.assert_allclose(p.grad, t.grad.numpy(), rtol=1e-12)
+    assert optim.clip_grad_norm(ours, 100.0) == pytest.approx(1.5, rel=1e-6)  # small enough: unchanged
+
+
+@pytest.mark.parametrize("make, message", [
+    (lambda p: optim.SGD([p], lr=0.1, nesterov=True), "nesterov needs momentum > 0"),
+    (lambda p: optim.SGD([p], lr=0.1, momentum=0.9, dampening=0.5, nesterov=True), "dampening = 0"),
+    (lambda p: optim.SGD([p], lr=0.1, weight_decay=-1), "weight_decay: expected a number >= 0"),
+    (lambda p: optim.SGD([p], lr=0.1, dampening=2), r"dampening: expected a number in \[0, 1\]"),
+    (lambda p: optim.Adam([p], betas=(0.9, 1.0)), r"betas: expected two numbers in \[0, 1\)"),
+    (lambda p: optim.Adam([p], betas=0.9), "betas: expected two numbers"),
+    (lambda p: optim.Adam([p], eps=-1e-8), "eps: expected a number >= 0"),
+    (lambda p: optim.AdamW([p], lr=0), "lr: expected a number > 0"),
+    (lambda p: optim.SGD([p, p], lr=0.1), "listed twice"),
+    (lambda p: optim.lr_scheduler.StepLR(optim.SGD([p], lr=0.1), step_size=0), "step_size: expected an integer >= 1"),
+    (lambda p: optim.lr_scheduler.ReduceLROnPlateau(optim.SGD([p], lr=0.1), factor=1.5),
+     r"factor: expected a number in \(0, 1\)"),
+])
+def test_bad_optimizer_arguments_are_value_errors(make, message):
+    with pytest.raises(ValueError, match=message):
+        make(_param([1.0]))
+
+
+def test_lr_is_settable_and_used_by_the_next_step():
+    p = _param([1.0])
+    opt = optim.Adam([p], lr=0.1)
+    opt.lr = 0.0  # a schedule may set any value, 0 included
+    p.grad = np.array([1.0])
+    opt.step()
+    assert p.data[0] == 1.0
+
+
+# ---- L2 in the loss versus weight decay ---------------------------------------------------
+
+def _train_steps(optimizer_name, l2, weight_decay, steps=15):
+    """A linear model on fixed data; L2 and weight decay both on the weight matrix only."""
+    rng = np.random.default_rng(0)
+    X, y = rng.normal(size=(16, 3)), rng.normal(size=(16, 1))
+    w = mn.Tensor(rng.normal(size=(1, 3)), requires_grad=True)
+    kwargs = {"lr": 0.05, "weight_decay": weight_decay}
+    opt = getattr(optim, optimizer_name)([w], **kwargs)
+    from minnet import losses
+    for _ in range(steps):
+        loss = losses.mse_loss(mn.Tensor(X) @ w.T, y)
+        if l2:
+            loss = loss + l2 * losses.l2_penalty([w])
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    return w.data.copy()
+
+
+def test_loss_l2_equals_sgd_weight_decay_and_adam_weight_decay_but_not_adamw():
+    lam = 0.1
+    np.testing.assert_allclose(_train_steps("SGD", lam, 0.0), _train_steps("SGD", 0.0, lam), rtol=1e-13)
+    np.testing.assert_allclose(_train_steps("Adam", lam, 0.0), _train_steps("Adam", 0.0, lam), rtol=1e-13)
+    decoupled = _train_steps("AdamW", 0.0, lam)
+    coupled = _train_steps("Adam", lam, 0.0)
+    assert np.abs(decoupled - coupled).max() > 1e-3  # AdamW's decay is another regularizer

@@ -81,7 +81,31 @@ class LossConfig:
 class OptimConfig:
     name: str = "sgd"
     lr: float = 0.5
-    momentum: float = 0.0
+    momentum: float = 0.0  # sgd
+    dampening: float = 0.0  # sgd
+    nesterov: bool = False  # sgd
+    betas: tuple[float, float] = (0.9, 0.999)  # adam, adamw
+    eps: float = 1e-8  # adam, adamw
+    weight_decay: float = 0.0  # PyTorch's meaning for each optimizer (all parameters, biases too)
+    schedule: str = "constant"  # constant, step, cosine (over train.epochs), plateau (on validation loss)
+    step_size: int = 10  # step
+    gamma: float = 0.1  # step: the factor every step_size epochs; plateau: the factor on a plateau
+    patience: int = 10  # plateau: epochs without a lower validation loss before the rate drops
+
+
+# The optim keys each optimizer and schedule reads (besides name, lr, weight_decay, schedule).
+OPTIMIZER_KEYS: dict[str, frozenset[str]] = {
+    "sgd": frozenset({"momentum", "dampening", "nesterov"}),
+    "adam": frozenset({"betas", "eps"}),
+    "adamw": frozenset({"betas", "eps"}),
+}
+SCHEDULE_KEYS: dict[str, frozenset[str]] = {
+    "constant": frozenset(),
+    "step": frozenset({"step_size", "gamma"}),
+    "cosine": frozenset(),
+    "plateau": frozenset({"patience", "gamma"}),
+}
+_EVERY_OPTIMIZER = ("name", "lr", "weight_decay", "schedule")
 
 
 @dataclass(frozen=True)
@@ -90,6 +114,7 @@ class TrainConfig:
     batch_size: int = 32
     shuffle: bool = True
     patience: int = 0  # early stopping on validation loss (0: off)
+    clip_grad_norm: float = 0.0  # clip the gradients' joint norm to this before each step (0: off)
 
 
 @dataclass(frozen=True)
@@ -151,14 +176,25 @@ RULES: dict[str, Rule] = {
     "model.activation": HYPERPARAMETERS["activation"],
     "loss.name": one_of(LOSSES),
     "loss.l2": HYPERPARAMETERS["l2"],
-    "optim.name": one_of(OPTIMIZERS),
+    "optim.name": Rule("string", string, lambda v: v in OPTIMIZERS, "one of " + ", ".join(map(repr, OPTIMIZERS)),
+                       numeric=True),
     "optim.lr": HYPERPARAMETERS["lr"],
     "optim.momentum": HYPERPARAMETERS["momentum"],
+    "optim.dampening": HYPERPARAMETERS["dampening"],
+    "optim.nesterov": HYPERPARAMETERS["nesterov"],
+    "optim.betas": HYPERPARAMETERS["betas"],
+    "optim.eps": HYPERPARAMETERS["eps"],
+    "optim.weight_decay": HYPERPARAMETERS["weight_decay"],
+    "optim.schedule": one_of(SCHEDULE_KEYS),
+    "optim.step_size": HYPERPARAMETERS["step_size"],
+    "optim.gamma": HYPERPARAMETERS["gamma"],
+    "optim.patience": HYPERPARAMETERS["patience"],
     "train.epochs": HYPERPARAMETERS["epochs"],
     "train.batch_size": HYPERPARAMETERS["batch_size"],
     "train.shuffle": HYPERPARAMETERS["shuffle"],
     "train.patience": Rule("integer", integer, lambda v: v >= 0, "an integer >= 0 (0: no early stopping)",
                            numeric=True),
+    "train.clip_grad_norm": HYPERPARAMETERS["clip_grad_norm"],
     "sweep.repeats": Rule("integer", integer, lambda v: v >= 1, "an integer >= 1"),
     "sweep.cv": Rule("integer", integer, lambda v: v == 0 or v >= 2, "0 (off) or an integer >= 2"),
     "sweep.select": one_of(["best", "one_se"]),
@@ -210,9 +246,27 @@ def config_from_dict(raw: Mapping[str, Any], default_name: str | None = None) ->
                 raise _unknown(f"{section}.{key}", allowed, f"in [{section}]")
         values[section] = cls(**{key: _validate(f"{section}.{key}", v) for key, v in table.items()})
     _check_data_keys(raw.get("data", {}), values["data"])
+    _check_optim_keys(raw.get("optim", {}), values["optim"])
     _check_training_keys(values)
     values["sweep"], values["sweep_options"] = _validate_sweep(raw.get("sweep", {}))
     return Config(**values)
+
+
+def _check_optim_keys(table: Mapping[str, Any], optim: OptimConfig) -> None:
+    """Keys that mean nothing for the chosen optimizer or schedule are errors, not ignored."""
+    used = OPTIMIZER_KEYS[optim.name] | SCHEDULE_KEYS[optim.schedule]
+    for key in table:
+        if key in _EVERY_OPTIMIZER or key in used or _is_default(optim, key):
+            continue
+        optimizers = sorted(n for n, keys in OPTIMIZER_KEYS.items() if key in keys)
+        schedules = sorted(n for n, keys in SCHEDULE_KEYS.items() if key in keys)
+        if optimizers:
+            raise ConfigError(f"optim.{key} does not apply to optim.name = {optim.name!r}; "
+                              f"it is used by: {', '.join(optimizers)}")
+        raise ConfigError(f"optim.{key} does not apply to optim.schedule = {optim.schedule!r}; "
+                          f"it is used by the schedules: {', '.join(schedules)}")
+    if optim.nesterov and (optim.momentum <= 0 or optim.dampening != 0):
+        raise ConfigError("optim.nesterov needs optim.momentum > 0 and optim.dampening = 0 (as in PyTorch)")
 
 
 def _check_training_keys(values: dict[str, Any]) -> None:
@@ -223,19 +277,27 @@ def _check_training_keys(values: dict[str, Any]) -> None:
         raise ConfigError(
             "train.patience needs a validation split to watch: set data.val_size > 0 (e.g. 0.2) or data.folds"
         )
+    if values["optim"].schedule == "plateau" and not data.folds and not data.val_size:
+        raise ConfigError(
+            "optim.schedule = 'plateau' watches the validation loss: set data.val_size > 0 (e.g. 0.2) or data.folds"
+        )
+
+
+def _is_default(section: Any, key: str) -> bool:
+    """A key left at its default changes nothing, so it may stand where it does not apply
+    (``momentum = 0.0`` in a config switched to Adam with --set)."""
+    return getattr(section, key) == getattr(type(section)(), key)
 
 
 def _check_data_keys(table: Mapping[str, Any], data: DataConfig) -> None:
-    """Keys that mean nothing for the chosen dataset are errors, not silently ignored."""
+    """Keys that mean nothing for the chosen dataset are errors, not silently ignored
+    (unless left at their default)."""
     options = DATASET_KEYS[data.dataset]
     for key in table:
-        if key in _EVERY_DATASET:
+        if key in _EVERY_DATASET or key in options or _is_default(data, key):
             continue
-        if key not in options:
-            users = sorted(name for name, keys in DATASET_KEYS.items() if key in keys)
-            raise ConfigError(
-                f"data.{key} does not apply to dataset {data.dataset!r}; it is used by: {', '.join(users)}"
-            )
+        users = sorted(name for name, keys in DATASET_KEYS.items() if key in keys)
+        raise ConfigError(f"data.{key} does not apply to dataset {data.dataset!r}; it is used by: {', '.join(users)}")
     if data.dataset == "csv" and data.path is None:
         raise ConfigError("data.path is required when data.dataset = 'csv' (the CSV file to train on)")
 
@@ -335,6 +397,8 @@ def config_to_dict(config: Config) -> dict[str, Any]:
         out[section] = {k: (list(v) if isinstance(v, tuple) else v) for k, v in table.items() if v is not None}
     used = DATASET_KEYS[config.data.dataset]
     out["data"] = {k: v for k, v in out["data"].items() if k in _EVERY_DATASET or k in used}
+    optim_keys = OPTIMIZER_KEYS[config.optim.name] | SCHEDULE_KEYS[config.optim.schedule]
+    out["optim"] = {k: v for k, v in out["optim"].items() if k in _EVERY_OPTIMIZER or k in optim_keys}
     options = {k: v for k, v in dataclasses.asdict(config.sweep_options).items()
                if v is not None and v != getattr(SweepOptions(), k)}
     if config.sweep or options:

@@ -18,6 +18,7 @@ import numpy as np
 from minnet.autograd.tensor import Tensor
 from minnet.losses import l2_regularized
 from minnet.nn.module import Module
+from minnet.optim import clip_grad_norm
 from minnet.train.errors import DivergedError
 
 __all__ = ["train_epoch", "batch_loss", "NonFiniteError"]
@@ -49,11 +50,13 @@ def train_epoch(
     batches: Iterable[np.ndarray],
     l2: float = 0.0,
     weights: Sequence[Tensor] = (),
+    clip: float = 0.0,
 ) -> float:
     """One pass of ``zero_grad(); backward(); step()`` over ``batches`` (row indices).
 
     The loss of a batch is ``loss_fn(model(X[rows]), target[rows])``, plus
     ``l2 · ½Σ‖W‖²`` over ``weights`` when ``l2`` > 0 (one ``l2_regularized`` node).
+    With ``clip`` > 0 the gradients' joint norm is clipped to it before each step.
     Returns the mean loss over the rows; raises NonFiniteError on divergence.
     """
     total, rows = 0.0, 0
@@ -64,6 +67,8 @@ def train_epoch(
             raise NonFiniteError(f"the loss became {value} at step {step}")
         optimizer.zero_grad()
         loss.backward()
+        if clip:
+            clip_grad_norm(optimizer.params, clip)
         optimizer.step()
         total += value * len(index)
         rows += len(index)

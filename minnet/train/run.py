@@ -34,7 +34,7 @@ from minnet import losses
 from minnet.autograd.state import no_grad
 from minnet.autograd.tensor import Tensor
 from minnet.nn import Sequential
-from minnet.optim import OPTIMIZERS
+from minnet.optim import OPTIMIZERS, SGD, Optimizer, lr_scheduler
 from minnet.train.checkpoint import load_checkpoint, save_checkpoint
 from minnet.train.config import Config, apply_overrides, config_from_dict, config_to_dict, load_config, to_toml
 from minnet.train.data import Dataset, dataset_hash, load_dataset, minibatches
@@ -152,7 +152,8 @@ class _Snapshot:
 
     epoch: int
     params: dict[str, np.ndarray]
-    velocity: list[np.ndarray | None]
+    optimizer: dict[str, Any]  # Optimizer.state_dict()
+    schedule: dict[str, Any] | None
     rng: dict[str, Any]
     best: _Best
 
@@ -177,7 +178,8 @@ class _Run:
     config: Config
     dataset: Dataset
     model: Sequential
-    optimizer: Any
+    optimizer: Optimizer
+    schedule: Any  # an lr_scheduler, or None for a constant rate
     loss_fn: Any
     targets: dict[str, np.ndarray]
     rng: np.random.Generator
@@ -221,7 +223,8 @@ class _Run:
         self.snapshot = _Snapshot(
             epoch=self.epoch,
             params=self.model.state_dict(),
-            velocity=self.optimizer.state_dict()["velocity"],
+            optimizer=self.optimizer.state_dict(),
+            schedule=None if self.schedule is None else self.schedule.state_dict(),
             rng=dict(self.rng.bit_generator.state),
             best=_Best(self.best.epoch, self.best.loss, self.best.stale, self.best.params),
         )
@@ -236,9 +239,7 @@ class _Run:
         if self.run_dir is None or snap is None or snap.epoch == self.saved_epoch:
             return
         state = _scaler_state(self.dataset)
-        for i, v in enumerate(snap.velocity):
-            if v is not None:
-                state[f"optim/velocity/{i}"] = v
+        optimizer_meta = {"name": self.config.optim.name, **_optimizer_to_checkpoint(snap.optimizer, state)}
         params = snap.params
         if self.patience and snap.best.params is not None:  # the checkpoint holds the best epoch's weights ...
             params = snap.best.params
@@ -247,8 +248,8 @@ class _Run:
             "epoch": snap.epoch,
             "model": mlp_spec(self.model_sizes, self.config.model.activation),
             "config": config_to_dict(self.config),
-            "optimizer": {"name": self.config.optim.name, "lr": self.optimizer.lr,
-                          "momentum": self.optimizer.momentum},
+            "optimizer": optimizer_meta,
+            "schedule": snap.schedule,
             "rng": snap.rng,
             "data": {
                 "name": self.dataset.name,
@@ -274,13 +275,14 @@ def start_run(config: Config, run_dir: Path | None = None) -> _Run:
     init_seed, shuffle_seed = np.random.SeedSequence(config.effective_init_seed).spawn(2)
     sizes = [dataset.n_features, *config.model.hidden, dataset.n_outputs]
     model = build_mlp(sizes, config.model.activation, rng=np.random.default_rng(init_seed), dtype=dtype)
-    optimizer = OPTIMIZERS[config.optim.name](model.parameters(), lr=config.optim.lr, momentum=config.optim.momentum)
+    optimizer = build_optimizer(config, model.parameters())
     loss_name = _loss_name(config, dataset)
     return _Run(
         config=config,
         dataset=dataset,
         model=model,
         optimizer=optimizer,
+        schedule=build_schedule(config, optimizer),
         loss_fn=losses.LOSSES[loss_name],
         targets=_targets(dataset, loss_name, dtype),
         rng=np.random.default_rng(shuffle_seed),
@@ -297,7 +299,7 @@ def _run_epoch(run: _Run) -> None:
     batches = minibatches(len(run.dataset.X_train), config.train.batch_size, config.train.shuffle, run.rng)
     try:
         train_epoch(run.model, run.loss_fn, run.optimizer, run.dataset.X_train, run.targets["train"], batches,
-                    l2=config.loss.l2, weights=losses.weight_matrices(run.model))
+                    l2=config.loss.l2, weights=losses.weight_matrices(run.model), clip=config.train.clip_grad_norm)
     except NonFiniteError:
         raise _diverged(run, run.epoch + 1) from None
 
@@ -325,6 +327,59 @@ def _epoch_row(run: _Run, seconds: float) -> dict[str, float]:
             row[f"weight_norm_{name}"] = float(np.linalg.norm(param.data))
     row["seconds"] = round(seconds, 4)
     return row
+
+
+def _schedule(run: _Run, row: dict[str, float]) -> None:
+    """The learning-rate schedule's step for a finished epoch (plateau: on validation loss)."""
+    if run.schedule is None:
+        return
+    if run.config.optim.schedule == "plateau":
+        run.schedule.step(row["val_loss"])
+    else:
+        run.schedule.step()
+
+
+def build_optimizer(config: Config, params: Any) -> Optimizer:
+    """The optimizer ``config.optim`` names, with the hyper-parameters it reads."""
+    o = config.optim
+    if o.name == "sgd":
+        return SGD(params, lr=o.lr, momentum=o.momentum, dampening=o.dampening, weight_decay=o.weight_decay,
+                   nesterov=o.nesterov)
+    return OPTIMIZERS[o.name](params, lr=o.lr, betas=o.betas, eps=o.eps, weight_decay=o.weight_decay)
+
+
+def build_schedule(config: Config, optimizer: Optimizer) -> Any:
+    """``optim.schedule``'s scheduler (cosine anneals over ``train.epochs``), or None."""
+    o = config.optim
+    if o.schedule == "step":
+        return lr_scheduler.StepLR(optimizer, o.step_size, o.gamma)
+    if o.schedule == "cosine":
+        return lr_scheduler.CosineAnnealingLR(optimizer, config.train.epochs)
+    if o.schedule == "plateau":
+        return lr_scheduler.ReduceLROnPlateau(optimizer, patience=o.patience, factor=o.gamma)
+    return None
+
+
+def _optimizer_to_checkpoint(state_dict: dict[str, Any], arrays: dict[str, np.ndarray]) -> dict[str, Any]:
+    """Buffers into ``arrays`` (``optim/<i>/<name>``), numbers into the JSON returned."""
+    scalars: dict[str, dict[str, Any]] = {}
+    for i, entry in enumerate(state_dict["state"]):
+        for key, value in entry.items():
+            if isinstance(value, np.ndarray):
+                arrays[f"optim/{i}/{key}"] = value
+            else:
+                scalars.setdefault(str(i), {})[key] = value
+    hyper = {k: (list(v) if isinstance(v, tuple) else v) for k, v in state_dict["hyperparameters"].items()}
+    return {"hyperparameters": hyper, "scalars": scalars, "parameters": len(state_dict["state"])}
+
+
+def _optimizer_from_checkpoint(meta: dict[str, Any], arrays: dict[str, np.ndarray]) -> dict[str, Any]:
+    entries: list[dict[str, Any]] = [dict(meta["scalars"].get(str(i), {})) for i in range(int(meta["parameters"]))]
+    for name, value in arrays.items():
+        if name.startswith("optim/"):
+            _, index, key = name.split("/", 2)
+            entries[int(index)][key] = value
+    return {"hyperparameters": meta["hyperparameters"], "state": entries}
 
 
 def _watch(run: _Run, row: dict[str, float]) -> None:
@@ -372,6 +427,7 @@ def _epochs(run: _Run, bar: Any) -> None:
         _run_epoch(run)
         row = _epoch_row(run, time.perf_counter() - started)
         _watch(run, row)
+        _schedule(run, row)
         run.end_epoch(row)
         bar.update(1)
         # what training looks at: never the test split
@@ -449,8 +505,9 @@ def resume(run_dir: str | Path, overrides: Sequence[tuple[str, Any]] = (), quiet
         if run.patience and stopping.get("best_epoch"):
             run.best = _Best(int(stopping["best_epoch"]), float(stopping["best_val_loss"]),
                              int(stopping["stale_epochs"]), {k: v.copy() for k, v in checkpoint.params.items()})
-        velocity = [checkpoint.state.get(f"optim/velocity/{i}") for i in range(len(run.optimizer.params))]
-        run.optimizer.load_state_dict({**checkpoint.meta["optimizer"], "velocity": velocity})
+        run.optimizer.load_state_dict(_optimizer_from_checkpoint(checkpoint.meta["optimizer"], checkpoint.state))
+        if run.schedule is not None:
+            run.schedule.load_state_dict(checkpoint.meta["schedule"])
         run.rng.bit_generator.state = checkpoint.meta["rng"]
         epoch = int(checkpoint.meta["epoch"])
         # history.csv may run ahead of the checkpoint (rows are written every epoch) or,
