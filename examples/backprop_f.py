@@ -2,8 +2,9 @@
 
 Forward pass: m = x + y = 3, f = m z = 9.  Backward pass, starting from df/df = 1:
 df/dz = m = 3, df/dm = z = 3, and the add node hands df/dm unchanged to both of its
-inputs, so df/dx = df/dy = 3.  Writes the graph to runs/examples/backprop_f.svg
-(or .dot when Graphviz is not installed).
+inputs, so df/dx = df/dy = 3.  Writes the graph to runs/examples/backprop_f.svg, the
+page that steps through both passes to backprop_f_steps.html and a quiz on them to
+backprop_f_quiz.html.
 """
 
 import argparse
@@ -43,10 +44,15 @@ def main(out: Path) -> None:
     assert mn.gradcheck(f_of, x, y, z)
     print("matches the closed form (z, z, x + y) and finite differences (gradcheck)")
 
-    print(f"graph:    {mn.graph.render(f, out / 'backprop_f.svg')}")
+    picture = mn.graph.render(f, out / "backprop_f.svg")
+    steps = mn.graph.html(f, out / "backprop_f_steps.html")
+    quiz = mn.graph.quiz(f, out / "backprop_f_quiz.html")
+    print(f"graph:    {picture}")
+    print(f"steps:    {steps}  (open it in a browser; step with → and ←)")
+    print(f"quiz:     {quiz}  (the same page, asking you for each local derivative and product)")
 
 
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--out", type=Path, default=Path("runs/examples"), help="folder for the graph picture")
+    parser.add_argument("--out", type=Path, default=Path("runs/examples"), help="folder for the graph picture and pages")
     main(parser.parse_args().out)

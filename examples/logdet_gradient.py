@@ -5,7 +5,8 @@ Graph: N = AAᵀ, K = αN + β⁻¹I, L₁ = −γ/2 · log|K|.  Backwards: ∂L
 ∂L₁/∂N = −γα/2 · K⁻ᵀ; then Z = XY's rules, ∂L/∂X = ∂L/∂Z·Yᵀ and ∂L/∂Y = Xᵀ·∂L/∂Z,
 applied to N = A·Aᵀ reach A twice (directly and through the transpose).  K is
 symmetric, so the two contributions are equal and ∂L₁/∂A = −γα K⁻¹A.
-Writes the graph to runs/examples/logdet_gradient.svg (or .dot without Graphviz).
+Writes the graph to runs/examples/logdet_gradient.svg and the step-through page to
+runs/examples/logdet_gradient_steps.html.
 """
 
 import argparse
@@ -52,10 +53,13 @@ def main(out: Path) -> None:
     assert mn.gradcheck(l1, a)
     print("matches the closed form and finite differences (gradcheck)")
 
-    print(f"graph:    {mn.graph.render(total, out / 'logdet_gradient.svg')}")
+    picture = mn.graph.render(total, out / "logdet_gradient.svg")
+    steps = mn.graph.html(total, out / "logdet_gradient_steps.html")
+    print(f"graph:    {picture}")
+    print(f"steps:    {steps}  (open it in a browser; step with → and ←)")
 
 
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--out", type=Path, default=Path("runs/examples"), help="folder for the graph picture")
+    parser.add_argument("--out", type=Path, default=Path("runs/examples"), help="folder for the graph picture and pages")
     main(parser.parse_args().out)

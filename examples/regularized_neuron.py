@@ -6,7 +6,8 @@ Written out by the chain rule, ∂L_reg/∂w and ∂L_reg/∂b each recompute w 
 σ(w x + b) three times, and share nothing with each other.  Backprop computes z and y
 once in the forward pass and sends each gradient backwards once: ∂L_reg/∂z is found a
 single time and handed to both w and b.  Writes the graph to
-runs/examples/regularized_neuron.svg (or .dot when Graphviz is not installed).
+runs/examples/regularized_neuron.svg, the step-through page to
+regularized_neuron_steps.html and a quiz on it to regularized_neuron_quiz.html.
 """
 
 import argparse
@@ -103,10 +104,15 @@ def main(out: Path) -> None:
     assert mn.gradcheck(l_reg, w, b)
     print("naive chain rule, closed form and finite differences (gradcheck) all agree")
 
-    print(f"graph:    {mn.graph.render(total, out / 'regularized_neuron.svg')}")
+    picture = mn.graph.render(total, out / "regularized_neuron.svg")
+    steps = mn.graph.html(total, out / "regularized_neuron_steps.html")
+    quiz = mn.graph.quiz(total, out / "regularized_neuron_quiz.html")
+    print(f"graph:    {picture}")
+    print(f"steps:    {steps}  (open it in a browser; step with → and ←)")
+    print(f"quiz:     {quiz}  (the same page, asking you for each local derivative and product)")
 
 
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--out", type=Path, default=Path("runs/examples"), help="folder for the graph picture")
+    parser.add_argument("--out", type=Path, default=Path("runs/examples"), help="folder for the graph picture and pages")
     main(parser.parse_args().out)

@@ -4,7 +4,8 @@ Graph: N = AAᵀ, K = αN + β⁻¹I, K⁻¹, P = K⁻¹·BBᵀ, L₂ = −½ tr
 gives ∂L₂/∂P = −½ I; Z = XY's rule gives ∂L₂/∂K⁻¹ = −½ (BBᵀ)ᵀ; the lecture's hint
 ∂L/∂K = −K⁻ᵀ (∂L/∂K⁻¹) K⁻ᵀ gives ½ K⁻¹BBᵀK⁻¹; then α and N = AAᵀ exactly as for L₁,
 so ∂L₂/∂A = α K⁻¹BBᵀK⁻¹A (K and BBᵀ are symmetric).
-Writes the graph to runs/examples/trace_inverse_gradient.svg (or .dot without Graphviz).
+Writes the graph to runs/examples/trace_inverse_gradient.svg and the step-through page
+to runs/examples/trace_inverse_gradient_steps.html.
 """
 
 import argparse
@@ -56,10 +57,13 @@ def main(out: Path) -> None:
     assert mn.gradcheck(l2, a, b)
     print("matches the closed form and finite differences (gradcheck)")
 
-    print(f"graph:    {mn.graph.render(total, out / 'trace_inverse_gradient.svg')}")
+    picture = mn.graph.render(total, out / "trace_inverse_gradient.svg")
+    steps = mn.graph.html(total, out / "trace_inverse_gradient_steps.html")
+    print(f"graph:    {picture}")
+    print(f"steps:    {steps}  (open it in a browser; step with → and ←)")
 
 
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--out", type=Path, default=Path("runs/examples"), help="folder for the graph picture")
+    parser.add_argument("--out", type=Path, default=Path("runs/examples"), help="folder for the graph picture and pages")
     main(parser.parse_args().out)

@@ -3,8 +3,8 @@
 The graph is g = Wx, m = g − x, L = Σ m² (= mᵀm).  Backwards: ∂L/∂m = 2m; the
 subtraction passes it on unchanged, ∂L/∂g = 2m; and the matrix-vector rule for
 g = Wx gives ∂L/∂W = ∂L/∂g · xᵀ = 2(Wx − x)xᵀ, without ever forming the 3-D
-tensor ∂g/∂W.  Writes the graph to runs/examples/wx_minus_x.svg (or .dot when
-Graphviz is not installed).
+tensor ∂g/∂W.  Writes the graph to runs/examples/wx_minus_x.svg and the
+step-through page to runs/examples/wx_minus_x_steps.html.
 """
 
 import argparse
@@ -47,10 +47,13 @@ def main(out: Path) -> None:
     assert mn.gradcheck(loss, w, x)
     print("matches the closed form and finite differences (gradcheck)")
 
-    print(f"graph:    {mn.graph.render(total, out / 'wx_minus_x.svg')}")
+    picture = mn.graph.render(total, out / "wx_minus_x.svg")
+    steps = mn.graph.html(total, out / "wx_minus_x_steps.html")
+    print(f"graph:    {picture}")
+    print(f"steps:    {steps}  (open it in a browser; step with → and ←)")
 
 
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--out", type=Path, default=Path("runs/examples"), help="folder for the graph picture")
+    parser.add_argument("--out", type=Path, default=Path("runs/examples"), help="folder for the graph picture and pages")
     main(parser.parse_args().out)

@@ -1,7 +1,6 @@
 """minnet.graph: the DOT picture and the explained backward pass of small graphs."""
 
 import re
-import shutil
 
 import numpy as np
 import pytest
@@ -217,43 +216,6 @@ def test_explain_of_a_leaf_has_nothing_to_propagate():
     x.backward()
     assert graph.explain_rows(x) == []
     assert graph.explain(x) == "x is a leaf: the backward pass has nothing to propagate"
-
-
-# ---- render ------------------------------------------------------------------------
-
-@pytest.mark.skipif(shutil.which("dot") is None, reason="Graphviz's dot program is not installed")
-@pytest.mark.parametrize("suffix, magic", [(".svg", b"<svg"), (".png", b"\x89PNG")])
-def test_render_draws_with_graphviz(tmp_path, suffix, magic):
-    *_, f = lecture_f()
-    f.backward()
-    path = graph.render(f, tmp_path / "pics" / f"f{suffix}")
-    assert path == tmp_path / "pics" / f"f{suffix}"
-    content = path.read_bytes()
-    assert magic in content[:400]
-    if suffix == ".svg":
-        assert b"m = x+y" in content and "∂f/∂m = 3".encode() in content
-
-
-def test_render_without_graphviz_writes_the_dot_file(tmp_path, monkeypatch, capsys):
-    monkeypatch.setenv("PATH", str(tmp_path / "empty"))  # no dot anywhere
-    *_, f = lecture_f()
-    path = graph.render(f, tmp_path / "out" / "f.svg")
-    assert path == tmp_path / "out" / "f.dot"
-    assert path.read_text(encoding="utf-8") == graph.to_dot(f)
-    assert not (tmp_path / "out" / "f.svg").exists()
-    hint = capsys.readouterr().err.strip()
-    assert len(hint.splitlines()) == 1 and f"dot -Tsvg {path} -o {tmp_path / 'out' / 'f.svg'}" in hint
-
-
-def test_render_dot_source_to_a_dot_path(tmp_path, capsys):
-    source = graph.to_dot(mn.tensor(1.0))
-    assert graph.render(source, tmp_path / "g.dot").read_text(encoding="utf-8") == source
-    assert capsys.readouterr().err == ""
-
-
-def test_render_rejects_unknown_formats(tmp_path):
-    with pytest.raises(ValueError, match=r"\.svg, \.png"):
-        graph.render(mn.tensor(1.0), tmp_path / "g.jpg")
 
 
 def test_graph_is_exported_from_the_package():

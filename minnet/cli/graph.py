@@ -1,14 +1,16 @@
-"""``python -m minnet graph [CONFIG] -o graph.svg``: draw one training step's loss graph.
+"""``python -m minnet graph [CONFIG] -o graph.svg [--html] [--quiz]``: draw one training step's loss graph.
 
 Builds the config's data and model exactly as training would, computes the loss of
 the first minibatch (with the L2 term when ``loss.l2`` > 0), runs ``backward()``,
-and renders the graph with parameter names and gradients.
+and renders the graph with parameter names and gradients; ``--html`` also writes the
+step-through page beside the picture, ``--quiz`` makes that page a quiz.
 """
 
 from __future__ import annotations
 
 import argparse
 from collections.abc import Sequence
+from pathlib import Path
 
 from minnet import graph, losses
 from minnet.cli.parsing import DEFAULT_CONFIG, Parser, config_path
@@ -23,9 +25,12 @@ __all__ = ["main"]
 def _parser() -> argparse.ArgumentParser:
     p = Parser(prog="python -m minnet graph", description="Draw the loss graph of a config's model for one minibatch.")
     p.add_argument("config", nargs="?", help=f"TOML config file (default: {DEFAULT_CONFIG})")
-    p.add_argument("-o", "--output", default="graph.svg", help="file to write: .svg, .png, .pdf or .dot (default graph.svg)")
+    p.add_argument("-o", "--output", default="graph.svg",
+                   help="file to write: .svg, .png, .pdf, .dot, or .html for the page alone (default graph.svg)")
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override a config value")
     p.add_argument("--explain", action="store_true", help="also print the backward pass as a table")
+    p.add_argument("--html", action="store_true", help="also write the step-through page: OUTPUT with an .html suffix")
+    p.add_argument("--quiz", action="store_true", help="write the page as a quiz: the learner fills in the backward pass")
     return p
 
 
@@ -40,8 +45,12 @@ def main(argv: Sequence[str]) -> int:
                       config.loss.l2, losses.weight_matrices(run.model))
     loss.name = "loss"
     loss.backward()
-    written = graph.render(loss, args.output)
+    output = Path(args.output)
+    page = output.suffix.lower() == ".html"
+    if not page:
+        print(f"wrote {graph.render(loss, output)}")
+    if page or args.html or args.quiz:
+        print(f"wrote {graph.html(loss, output.with_suffix('.html'), quiz=args.quiz)}")
     if args.explain:
         print(graph.explain(loss))
-    print(f"wrote {written}")
     return 0
