@@ -24,7 +24,8 @@ def _parser() -> argparse.ArgumentParser:
         prog="python train.py",
         description="Train an MLP with minnet from a TOML config.",
         epilog="Exit codes: 0 ok, 2 bad config/data/usage, 3 diverged, 130 interrupted. "
-               "To draw one training step's graph: python -m minnet graph [CONFIG] -o graph.svg",
+               "To draw one training step's graph: python -m minnet graph [CONFIG] -o graph.svg; "
+               "to use a trained run: python -m minnet predict|evaluate RUN_DIR DATA.csv",
     )
     p.add_argument("config", nargs="?", help=f"TOML config file (default: {DEFAULT_CONFIG})")
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
@@ -95,6 +96,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             from minnet.cli import graph
 
             return graph.main(argv[1:])
+        if argv[:1] in (["predict"], ["evaluate"]):
+            from minnet.cli import predict
+
+            return predict.main(argv[0], argv[1:])
         args = _parser().parse_args(argv)
         if args.jobs < 1:
             raise ConfigError(f"--jobs must be an integer >= 1, got {args.jobs}")

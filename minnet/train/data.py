@@ -49,6 +49,7 @@ __all__ = [
     "load_dataset",
     "minibatches",
     "dataset_hash",
+    "original_labels",
 ]
 
 # An integer-valued CSV target with at most this many distinct values (each on at
@@ -85,6 +86,7 @@ class Dataset:
     scaler: StandardScaler | None = None  # fitted on X_train; apply to new raw inputs
     y_mean: np.ndarray | None = None  # shape (n_targets,)
     y_scale: np.ndarray | None = None  # shape (n_targets,)
+    target_column: str = "target"
 
     @property
     def has_val(self) -> bool:
@@ -124,6 +126,7 @@ class _Raw:
     class_names: list[str] | None  # set for classification ...
     target_names: list[str] | None  # ... or this, for regression
     source: str  # names the data in error messages: "data.path 'x.csv'"
+    target_column: str = "target"  # a CSV's target column: what evaluate looks for
 
 
 @dataclass(frozen=True)
@@ -337,7 +340,7 @@ def _csv(cfg: DataConfig, seed: int) -> _Raw:
         target_cells.append(row[target])
         lines.append(line)
     y, class_names, target_names = _csv_target(target_cells, lines, header[target], source)
-    return _Raw(X, y, [header[j] for j in features], class_names, target_names, source)
+    return _Raw(X, y, [header[j] for j in features], class_names, target_names, source, header[target])
 
 
 # ---- registry -------------------------------------------------------------------------------
@@ -446,6 +449,7 @@ def load_dataset(cfg: DataConfig, seed: int, dtype: str | np.dtype = "float32") 
         scaler=scaler,
         y_mean=y_mean,
         y_scale=y_scale,
+        target_column=raw.target_column,
     )
 
 
@@ -497,3 +501,17 @@ def dataset_hash(dataset: Dataset) -> str:
         digest.update(f"{array.shape}{array.dtype}".encode())
         digest.update(array.tobytes())
     return digest.hexdigest()
+
+
+def original_labels(dataset: Dataset) -> list[Any] | None:
+    """The class labels as the data gave them, for predictions: the integer targets of
+    the generated and bundled datasets (``class_names`` only name them), a CSV's
+    numbers as numbers and its text as text."""
+    if dataset.class_names is None:
+        return None
+    if dataset.name != "csv":
+        return list(range(len(dataset.class_names)))
+    try:
+        return [int(c) for c in dataset.class_names]
+    except ValueError:
+        return list(dataset.class_names)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 from pathlib import Path
 from typing import Any
 
@@ -11,32 +12,53 @@ from minnet.autograd.state import no_grad
 from minnet.autograd.tensor import Tensor
 from minnet.nn import Sequential
 from minnet.train.checkpoint import load_checkpoint
-from minnet.train.errors import CheckpointError
+from minnet.train.errors import CheckpointError, DataError
+from minnet.train.metrics import r2_score
 from minnet.train.models import build_mlp
 
-__all__ = ["TrainedModel", "load_run"]
+__all__ = ["TrainedModel", "load_run", "read_table", "features_of", "targets_of"]
 
 
 class TrainedModel:
     """A model loaded from a run folder, with the data scaling it was trained with.
 
     ``predict`` takes raw features (as in the dataset or CSV) and returns class labels
-    (as their names when the data had names) or regression values in original units.
+    in their original type (the integer targets of the bundled and generated datasets,
+    a CSV's numbers or text) or regression values in original units.  A DataFrame (or
+    anything with ``columns``) is matched to the training features by name, and
+    reordered when its columns come in another order.
     """
 
     def __init__(self, model: Sequential, meta: dict[str, Any], state: dict[str, np.ndarray]):
         self.model = model
-        self.task: str = meta["data"]["task"]
-        self.class_names: list[str] | None = meta["data"]["class_names"]
-        self.feature_names: list[str] = meta["data"]["feature_names"]
+        data = meta["data"]
+        self.task: str = data["task"]
+        self.class_names: list[str] | None = data["class_names"]
+        self.classes_: list[Any] | None = data.get("labels", self.class_names)
+        self.feature_names: list[str] = data["feature_names"]
+        self.target_column: str = data.get("target_column", "target")
         self.epoch: int = meta["epoch"]
         self._x = (state.get("data/x_mean"), state.get("data/x_scale"))
         self._y = (state.get("data/y_mean"), state.get("data/y_scale"))
 
-    def _forward(self, X: Any) -> np.ndarray:
-        X = np.asarray(X, dtype=np.float64)  # scaled in float64, cast once for the model
+    def _matrix(self, X: Any) -> np.ndarray:
+        """X as a float64 matrix of the training features, in their order."""
+        columns = getattr(X, "columns", None)
+        if columns is not None:
+            names = [str(c) for c in columns]
+            missing = [f for f in self.feature_names if f not in names]
+            if missing:
+                raise ValueError(f"predict: the data lacks the feature columns {missing}; the model was trained on "
+                                 f"{self.feature_names}")
+            X = X[self.feature_names]
+        X = np.asarray(X, dtype=np.float64)
         if X.ndim != 2 or X.shape[1] != len(self.feature_names):
-            raise ValueError(f"predict: expected an array of shape (n, {len(self.feature_names)}), got {X.shape}")
+            raise ValueError(f"predict: expected an array of shape (n, {len(self.feature_names)}) "
+                             f"(features {self.feature_names}), got shape {X.shape}")
+        return X
+
+    def _forward(self, X: Any) -> np.ndarray:
+        X = self._matrix(X)  # scaled in float64, cast once for the model
         mean, scale = self._x
         if mean is not None:
             X = (X - mean) / scale
@@ -44,6 +66,7 @@ class TrainedModel:
             return self.model(Tensor(X.astype(next(self.model.parameters()).dtype))).data
 
     def predict_proba(self, X: Any) -> np.ndarray:
+        """Class probabilities, column i for ``classes_[i]``."""
         if self.task != "classification":
             raise ValueError("predict_proba: this model was trained for regression")
         z = self._forward(X)
@@ -53,12 +76,84 @@ class TrainedModel:
     def predict(self, X: Any) -> np.ndarray:
         out = self._forward(X)
         if self.task == "classification":
-            labels = out.argmax(axis=1)
-            return np.asarray(self.class_names)[labels] if self.class_names else labels
+            return np.asarray(self.classes_, dtype=object if self._text_labels else None)[out.argmax(axis=1)]
         mean, scale = self._y
         if mean is not None:
             out = out * scale + mean
         return out[:, 0] if out.shape[1] == 1 else out
+
+    @property
+    def _text_labels(self) -> bool:
+        return any(isinstance(c, str) for c in self.classes_ or ())
+
+    def score(self, X: Any, y: Any) -> float:
+        """Accuracy for classification, R² for regression (scikit-learn's ``score``)."""
+        pred = self.predict(X)
+        y = np.asarray(y)
+        if self.task == "classification":
+            return float(np.mean(pred == y.reshape(pred.shape)))
+        return r2_score(np.asarray(pred, dtype=np.float64).reshape(len(y), -1), y.astype(np.float64))
+
+
+def read_table(path: str | Path) -> tuple[list[str], list[list[str]]]:
+    """A CSV's header and rows of cells, for predict and evaluate (a DataError if unreadable)."""
+    path = Path(path)
+    try:
+        with path.open(newline="", encoding="utf-8-sig") as f:
+            rows = [row for row in csv.reader(f) if any(cell.strip() for cell in row)]
+    except FileNotFoundError:
+        raise DataError(f"{str(path)!r} does not exist") from None
+    except (OSError, UnicodeDecodeError, csv.Error) as exc:
+        raise DataError(f"{str(path)!r} cannot be read as CSV: {exc}") from None
+    if len(rows) < 2:
+        raise DataError(f"{str(path)!r} needs a header row and at least one data row")
+    return [c.strip() for c in rows[0]], [[c.strip() for c in row] for row in rows[1:]]
+
+
+def _column(header: list[str], rows: list[list[str]], name: str, path: str) -> list[str]:
+    j = header.index(name)
+    for i, row in enumerate(rows, start=2):
+        if len(row) != len(header):
+            raise DataError(f"{path!r} line {i} has {len(row)} cells, expected {len(header)} like the header")
+    return [row[j] for row in rows]
+
+
+def features_of(model: TrainedModel, header: list[str], rows: list[list[str]], path: str) -> np.ndarray:
+    """The feature columns of a CSV, by name, as floats (a DataError names what is wrong)."""
+    missing = [f for f in model.feature_names if f not in header]
+    if missing:
+        raise DataError(f"{path!r} lacks the feature columns {missing}; the model was trained on {model.feature_names}")
+    columns = []
+    for name in model.feature_names:
+        cells = _column(header, rows, name, path)
+        try:
+            columns.append([float(c) for c in cells])
+        except ValueError:
+            bad = next(c for c in cells if not _is_number(c))
+            raise DataError(f"{path!r}, column {name!r}: {bad!r} is not a number") from None
+    return np.array(columns).T
+
+
+def targets_of(model: TrainedModel, header: list[str], rows: list[list[str]], path: str) -> np.ndarray:
+    """The target column of a CSV (named as in training), as the model's labels' type."""
+    if model.target_column not in header:
+        raise DataError(f"{path!r} has no target column {model.target_column!r}, which evaluate compares with")
+    cells = _column(header, rows, model.target_column, path)
+    if model.task == "regression" or not model._text_labels:
+        try:
+            values = [float(c) for c in cells]
+        except ValueError:
+            raise DataError(f"{path!r}, column {model.target_column!r}: every target must be a number") from None
+        return np.array(values) if model.task == "regression" else np.array(values).astype(np.int64)
+    return np.array(cells, dtype=object)
+
+
+def _is_number(cell: str) -> bool:
+    try:
+        float(cell)
+    except ValueError:
+        return False
+    return True
 
 
 def load_run(run_dir: str | Path) -> TrainedModel:

@@ -37,7 +37,7 @@ from minnet.nn import Sequential
 from minnet.optim import OPTIMIZERS, SGD, Optimizer, lr_scheduler
 from minnet.train.checkpoint import load_checkpoint, save_checkpoint
 from minnet.train.config import Config, apply_overrides, config_from_dict, config_to_dict, load_config, to_toml
-from minnet.train.data import Dataset, dataset_hash, load_dataset, minibatches
+from minnet.train.data import Dataset, dataset_hash, load_dataset, minibatches, original_labels
 from minnet.train.errors import CheckpointError, ConfigError, DivergedError, MinnetError, TrainingInterrupted
 from minnet.train.files import atomic_write_text
 from minnet.train.history import append_history, history_csv, read_history
@@ -256,6 +256,8 @@ class _Run:
                 "task": self.dataset.task,
                 "feature_names": list(self.dataset.feature_names),
                 "class_names": self.dataset.class_names,
+                "labels": original_labels(self.dataset),
+                "target_column": self.dataset.target_column,
             },
             "last_row": self.history[snap.epoch - 1],
             "early_stopping": snap.best.to_meta(),
