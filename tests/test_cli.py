@@ -343,3 +343,60 @@ def test_version_flag_prints_the_package_version(capsys):
         main(["--version"])
     assert exit_info.value.code == 0
     assert capsys.readouterr().out.strip() == f"minnet {minnet.__version__}"
+
+
+# ---- run folders, names and logs -----------------------------------------------------------
+
+def test_out_refuses_a_folder_holding_a_run_unless_force(tiny, tmp_path, capsys):
+    pytest.importorskip("matplotlib")
+    assert main([str(tiny), "--quiet", "--out", "r", "--plot"]) == 0
+    before = checkpoint_params(tmp_path / "r")
+    capsys.readouterr()
+    assert main([str(tiny), "--quiet", "--out", "r", "--set", "train.epochs=1"]) == 2
+    err = _error_line(capsys)
+    assert "already holds a run" in err and "--force" in err
+    assert same_params(checkpoint_params(tmp_path / "r"), before)  # nothing touched
+    assert len(_history(tmp_path / "r")) == 3
+    assert main([str(tiny), "--quiet", "--out", "r", "--set", "train.epochs=1", "--force"]) == 0
+    assert len(_history(tmp_path / "r")) == 1 and not list((tmp_path / "r").glob("*.png"))  # old plots gone
+
+
+def test_a_second_sweep_into_the_same_folder_is_refused(tiny, tmp_path, capsys):
+    assert main([str(tiny), "--quiet", "--out", "s", "--sweep", "loss.l2=0,0.1"]) == 0
+    capsys.readouterr()
+    assert main([str(tiny), "--quiet", "--out", "s", "--sweep", "loss.l2=0,0.1"]) == 2
+    assert "already holds a sweep" in _error_line(capsys)
+    assert main([str(tiny), "--quiet", "--out", "s", "--sweep", "loss.l2=0,0.1", "--force"]) == 0
+
+
+def test_without_a_terminal_progress_is_one_line_per_epoch_on_stderr(tiny, tmp_path):
+    result = _run(str(tiny), "--out", "log", cwd=tmp_path)  # stderr is a pipe, as in CI or | tee
+    assert result.returncode == 0, result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert [line.split(":")[0] for line in lines] == ["tiny epoch 1/3", "tiny epoch 2/3", "tiny epoch 3/3"]
+    assert all("val_loss=" in line and "test" not in line for line in lines)
+    quiet = _run(str(tiny), "--out", "q", "--quiet", cwd=tmp_path)
+    assert quiet.stderr == ""
+
+
+def test_run_files_honour_the_umask(tiny, tmp_path):
+    import os
+
+    old = os.umask(0o027)
+    try:
+        assert main([str(tiny), "--quiet", "--out", "m"]) == 0
+    finally:
+        os.umask(old)
+    for name in ("config.toml", "history.csv", "metrics.json", "model.npz"):
+        assert (tmp_path / "m" / name).stat().st_mode & 0o777 == 0o640, name
+
+
+def test_switching_the_dataset_with_set_names_the_run_after_it(tmp_path):
+    """The README's ``python train.py --set data.dataset=iris``, in a copy of the repository root."""
+    import shutil
+
+    (tmp_path / "configs").mkdir()
+    shutil.copy(ROOT / "configs" / "moons.toml", tmp_path / "configs")
+    result = _run("--quiet", "--set", "data.dataset=iris", "--set", "train.epochs=2", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr  # moons.toml's n_samples and noise are their defaults
+    assert result.stdout.startswith("iris: 2 epochs in") and "-> runs/iris" in result.stdout

@@ -40,6 +40,7 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--backend", choices=["loky", "dask"], help="sweep: where runs go (sweep.backend; default loky)")
     p.add_argument("--address", metavar="URL", help="sweep: the Dask scheduler, e.g. tcp://HOST:8786 (sweep.address)")
     p.add_argument("--out", metavar="DIR", help="run folder (default: runs/<name>, numbered if it exists)")
+    p.add_argument("--force", action="store_true", help="replace the run (or sweep) an existing --out folder holds")
     p.add_argument("--plot", action="store_true", help="also write PNG plots (needs minnet[plot])")
     p.add_argument("--resume", metavar="RUN_DIR", help="continue an interrupted run (or sweep folder) from its checkpoints")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
@@ -80,7 +81,7 @@ def _train(args: argparse.Namespace) -> int:
 
             return sweep.run(config, args)
         run_dir = Path(args.out) if args.out else run.new_run_dir(config.name)
-        result = run.train(config, run_dir, quiet=args.quiet)
+        result = run.train(config, run_dir, quiet=args.quiet, force=args.force)
     if args.plot:
         from minnet.train.plots import plot_run
 

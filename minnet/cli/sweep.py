@@ -52,7 +52,7 @@ def run(config: Config, args: argparse.Namespace) -> int:
     config = _with_command_line(config, args)
     out_dir = Path(args.out) if args.out else new_run_dir(f"{config.name}-sweep")
     try:
-        runs = run_sweep(config, out_dir, jobs=args.jobs, quiet=args.quiet)
+        runs = run_sweep(config, out_dir, jobs=args.jobs, quiet=args.quiet, force=args.force)
     except KeyboardInterrupt:
         raise _interrupted(out_dir) from None
     return _report(config, runs, out_dir, args.plot)

@@ -342,8 +342,16 @@ def _parse_toml_file(path: Path) -> dict[str, Any]:
 def load_config(path: str | Path | None, overrides: Iterable[str] = ()) -> Config:
     """Read a TOML config file (None: the built-in defaults), apply ``--set KEY=VALUE``, validate."""
     raw = {} if path is None else _parse_toml_file(Path(path))
-    raw = apply_overrides(raw, [parse_assignment(item, "--set") for item in overrides])
-    return config_from_dict(raw, default_name=None if path is None else Path(path).stem)
+    assignments = [parse_assignment(item, "--set") for item in overrides]
+    default_name = None if path is None else Path(path).stem
+    switched = dict(assignments).get("data.dataset")
+    if isinstance(switched, str) and "name" not in dict(assignments):
+        # a run named after its dataset follows the dataset --set switches to (not runs/moons-7 for wine)
+        before = raw.get("data", {}).get("dataset", DataConfig.dataset) if isinstance(raw.get("data"), Mapping) else None
+        if raw.get("name", default_name) in (before, default_name, None):
+            raw = {**raw, "name": switched}
+    raw = apply_overrides(raw, assignments)
+    return config_from_dict(raw, default_name=default_name)
 
 
 # ---- overrides ----------------------------------------------------------------------

@@ -21,6 +21,7 @@ def atomic_write(path: str | Path, write: Callable[[IO[bytes]], object]) -> None
     path = Path(path)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
+        os.fchmod(fd, _mode_for_new_files())  # mkstemp makes 0600; a run's files follow the umask
         with os.fdopen(fd, "wb") as f:
             write(f)
             f.flush()
@@ -29,6 +30,13 @@ def atomic_write(path: str | Path, write: Callable[[IO[bytes]], object]) -> None
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def _mode_for_new_files() -> int:
+    """0666 less the process umask, as open() would give (the umask is read by setting it)."""
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return 0o666 & ~mask
 
 
 def atomic_write_text(path: str | Path, text: str) -> None:

@@ -21,6 +21,7 @@ from __future__ import annotations
 import hashlib
 import json
 import math
+import sys
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -91,9 +92,22 @@ def new_run_dir(name: str, root: str | Path = "runs") -> Path:
     return candidate
 
 
-def _prepare_dir(run_dir: Path) -> None:
+# What a run leaves in its folder; a folder holding any of them holds a run.
+RUN_FILES = ("config.toml", "history.csv", "metrics.json", "model.npz")
+
+
+def _prepare_dir(run_dir: Path, force: bool) -> None:
+    """Create the run folder; one that holds a run is refused unless ``force``, which
+    clears that run's files (and plots) first, so old and new results never mix."""
+    held = [name for name in RUN_FILES if (run_dir / name).exists()]
+    if held and not force:
+        raise ConfigError(f"--out {str(run_dir)!r} already holds a run ({', '.join(held)}); pass --force to "
+                          "replace it, or choose another --out")
     try:
         run_dir.mkdir(parents=True, exist_ok=True)
+        if held:
+            for stale in [*(run_dir / name for name in RUN_FILES), *run_dir.glob("*.png")]:
+                stale.unlink(missing_ok=True)
     except OSError as exc:
         raise ConfigError(f"cannot create run folder {str(run_dir)!r}: {exc.strerror}") from None
 
@@ -422,7 +436,7 @@ def _finish(run: _Run, status: str) -> dict[str, Any]:
     return metrics
 
 
-def _epochs(run: _Run, bar: Any) -> None:
+def _epochs(run: _Run, bar: Any, lines: bool) -> None:
     """Train, evaluate and save epoch after epoch until the configured number."""
     while run.epoch < run.config.train.epochs and not run.stopped:
         started = time.perf_counter()
@@ -433,7 +447,12 @@ def _epochs(run: _Run, bar: Any) -> None:
         run.end_epoch(row)
         bar.update(1)
         # what training looks at: never the test split
-        bar.set_postfix({k: f"{v:.4g}" for k, v in row.items() if k.split("_")[0] in ("train", "val")})
+        shown = {k: f"{v:.4g}" for k, v in row.items() if k.split("_")[0] in ("train", "val")}
+        bar.set_postfix(shown)
+        if lines:  # stderr is a log, not a terminal: one line per epoch, as Keras' verbose=2
+            scores = " ".join(f"{k}={v}" for k, v in shown.items())
+            print(f"{run.config.name} epoch {run.epoch}/{run.config.train.epochs}: {scores} ({row['seconds']:.2f} s)",
+                  file=sys.stderr, flush=True)
 
 
 def _loop(run: _Run, quiet: bool) -> dict[str, Any]:
@@ -441,7 +460,7 @@ def _loop(run: _Run, quiet: bool) -> dict[str, Any]:
                disable=True if quiet else None, leave=False)  # None: only on a terminal
     try:
         with np.errstate(over="ignore", invalid="ignore", divide="ignore"):  # we check divergence ourselves
-            _epochs(run, bar)
+            _epochs(run, bar, lines=not quiet and not sys.stderr.isatty())
     except DivergedError:
         run.save()
         _finish(run, "diverged")
@@ -469,20 +488,24 @@ def train(
     config: Config | str | Path,
     run_dir: str | Path | None = None,
     quiet: bool = True,
+    force: bool = False,
 ) -> TrainResult:
     """Train the model a config describes; with ``run_dir``, keep every result on disk there.
 
-    ``config`` is a Config or a path to a TOML file.  Raises ConfigError/DataError for
-    bad input, DivergedError if the loss blows up, TrainingInterrupted on Ctrl-C.
+    ``config`` is a Config or a path to a TOML file.  A ``run_dir`` that already holds a
+    run is refused unless ``force``.  Raises ConfigError/DataError for bad input,
+    DivergedError if the loss blows up, TrainingInterrupted on Ctrl-C.
     """
     if not isinstance(config, Config):
         config = load_config(config)
     run_dir = Path(run_dir) if run_dir is not None else None
+    if run_dir is not None:
+        held = [name for name in RUN_FILES if (run_dir / name).exists()]
+        if held and not force:  # before any work: nothing on disk is touched
+            _prepare_dir(run_dir, force)
     run = start_run(config, run_dir)
     if run_dir is not None:
-        _prepare_dir(run_dir)
-        for stale in ("model.npz", "metrics.json"):  # left by an earlier run in the same --out
-            (run_dir / stale).unlink(missing_ok=True)
+        _prepare_dir(run_dir, force)
         atomic_write_text(run_dir / "history.csv", "")
         atomic_write_text(run_dir / "config.toml", to_toml(config))
     metrics = _loop(run, quiet)

@@ -211,7 +211,7 @@ def _finished(task: SweepTask) -> SweepRun | None:
     return SweepRun(task, "completed", reported_row(metrics), metrics.get("best_epoch"))
 
 
-def _train_one(task: SweepTask, resuming: bool) -> SweepRun:
+def _train_one(task: SweepTask, resuming: bool, force: bool = False) -> SweepRun:
     """Train (or finish) one run of the sweep, in this process or a worker."""
     if resuming:
         done = _finished(task)
@@ -223,9 +223,9 @@ def _train_one(task: SweepTask, resuming: bool) -> SweepRun:
                 try:
                     result = resume(task.run_dir, quiet=True)
                 except CheckpointError:
-                    result = train(task.config, task.run_dir, quiet=True)
+                    result = train(task.config, task.run_dir, quiet=True, force=True)
             else:
-                result = train(task.config, task.run_dir, quiet=True)
+                result = train(task.config, task.run_dir, quiet=True, force=force or resuming)
         except DivergedError as exc:
             return SweepRun(task, "diverged", {}, message=str(exc))
         except TrainingInterrupted:
@@ -262,7 +262,7 @@ def _write_tables(out_dir: Path, runs: list[SweepRun], tasks: list[SweepTask], c
 
 
 def run_sweep(config: Config, out_dir: str | Path, jobs: int = 1, quiet: bool = True,
-              resuming: bool = False) -> list[SweepRun]:
+              resuming: bool = False, force: bool = False) -> list[SweepRun]:
     """Train every run of ``config``'s sweep into ``out_dir``; returns them in grid order.
 
     ``summary.csv`` and ``runs.csv`` exist from the start and are rewritten after every
@@ -273,6 +273,9 @@ def run_sweep(config: Config, out_dir: str | Path, jobs: int = 1, quiet: bool = 
     tasks = sweep_tasks(config, out_dir)
     if not config.sweep:
         raise ConfigError("the sweep has no grid: give --sweep KEY=V1,V2,... or a [sweep] table with a dotted key")
+    if not resuming and not force and (out_dir / SWEEP_FILE).exists():
+        raise ConfigError(f"--out {str(out_dir)!r} already holds a sweep; pass --force to replace it, "
+                          f"--resume {out_dir} to finish it, or choose another --out")
     try:
         out_dir.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
@@ -284,7 +287,7 @@ def run_sweep(config: Config, out_dir: str | Path, jobs: int = 1, quiet: bool = 
     try:
         with _backend(config) as cluster_jobs:
             parallel = Parallel(n_jobs=cluster_jobs or jobs, return_as="generator")
-            for run in parallel(delayed(_train_one)(task, resuming) for task in tasks):
+            for run in parallel(delayed(_train_one)(task, resuming, force) for task in tasks):
                 runs.append(run)
                 _write_tables(out_dir, runs, tasks, config)
                 bar.update(1)
