@@ -7,9 +7,11 @@ pass ``sklearn.utils.estimator_checks``.  Training is minnet's own: ``build_mlp`
 ``minibatches`` and the one epoch function ``train_epoch`` that ``train.py`` runs,
 and the hyper-parameters are checked by the rules of ``minnet.hparams``.
 
-Nothing is standardised inside, as with scikit-learn's MLP: put a
-``StandardScaler`` in front of the estimator in a ``Pipeline`` (and scale
-regression targets with ``TransformedTargetRegressor``).
+By default (``standardize=True``) the estimators standardise the features, and the
+regressor its targets, with statistics of the data ``fit`` sees, because a fixed SGD
+step needs inputs of order one: on raw data they then behave like scikit-learn's MLP
+(whose Adam adapts to the scale) instead of diverging or collapsing to chance.
+``standardize=False`` trains on the data as given.
 """
 
 from __future__ import annotations
@@ -39,6 +41,13 @@ __all__ = ["MLPClassifier", "MLPRegressor"]
 # by the same rules as the config keys and the constructors.
 _CHECKED = ("hidden", "activation", "l2", "lr", "momentum", "epochs", "batch_size", "shuffle", "dtype")
 
+
+def _moments(a: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Column means and standard deviations (1 where a column is constant)."""
+    mean = a.mean(axis=0)
+    scale = a.std(axis=0)
+    return mean, np.where(scale > 0, scale, 1.0)
+
 # Shared by both docstrings (numpydoc sections, as scikit-learn users expect).
 _PARAMETERS = """
     Parameters
@@ -52,7 +61,7 @@ _PARAMETERS = """
         λ in L + λ·½Σ‖W‖² (weight matrices only, biases excluded), added to the loss
         of every minibatch.  scikit-learn's MLP adds (alpha / n_batch)·½Σ‖W‖²
         instead, so for full batches its ``alpha`` is ``l2 * batch_size``.
-    lr : float, default=0.05
+    lr : float, default=0.05 (classifier), 0.01 (regressor)
         Learning rate.
     optimizer : {"sgd", "adam", "adamw"}, default="sgd"
         ``minnet.optim``'s optimizer (PyTorch's formulas); ``momentum`` applies to SGD
@@ -72,6 +81,10 @@ _PARAMETERS = """
         int makes ``fit`` reproducible.
     dtype : {"float64", "float32"}, default="float64"
         Floating type of the weights and the computation; X is converted to it.
+    standardize : bool, default=True
+        Scale each feature (and, for the regressor, each target) to mean 0 and
+        standard deviation 1 with the training data's statistics, inside ``fit``
+        and ``predict``; predictions come back in the targets' own units.
 """
 
 _NOTES = """
@@ -79,11 +92,11 @@ _NOTES = """
     -----
     Unlike scikit-learn's MLP this is plain minibatch SGD with momentum (no Adam),
     for a fixed number of epochs.  The defaults -- lr=0.05, momentum=0.9, 100
-    epochs of 32 rows -- reach 95-99 % test accuracy on standardised iris, wine,
-    breast_cancer, digits and make_moons(noise=0.2), each in well under a
-    second, with nothing to tune.  A fixed step needs inputs of order one:
-    unscaled features or targets make training diverge, and ``fit`` then raises
-    a ValueError that says so.
+    epochs of 32 rows, standardised inputs -- reach 95-99 % test accuracy on raw
+    iris, wine, breast_cancer, digits and make_moons(noise=0.2), each in well
+    under a second, with nothing to tune.  With ``standardize=False`` a fixed
+    step needs inputs of order one: unscaled features or targets can make
+    training diverge, and ``fit`` then raises a ValueError that says so.
 """
 
 
@@ -105,6 +118,7 @@ class _MLP(BaseEstimator):
         shuffle: bool = True,
         random_state: int | np.random.RandomState | None = None,
         dtype: str = "float64",
+        standardize: bool = True,
     ):
         self.hidden = hidden
         self.activation = activation
@@ -117,6 +131,7 @@ class _MLP(BaseEstimator):
         self.shuffle = shuffle
         self.random_state = random_state
         self.dtype = dtype
+        self.standardize = standardize
 
     def _validated_dtype(self) -> np.dtype:
         """Check the hyper-parameters with minnet's rule table; return the dtype."""
@@ -157,11 +172,20 @@ class _MLP(BaseEstimator):
             f"(now {self.lr:g}, e.g. lr={self.lr / 10:g}) and {self._scaling_hint}"
         )
 
+    def _scaled(self, X: np.ndarray, fitting: bool = False) -> np.ndarray:
+        """X standardised with the statistics of fit's X (fitting: compute them first)."""
+        if not self.standardize:
+            self.x_mean_ = self.x_scale_ = None
+            return X
+        if fitting:
+            self.x_mean_, self.x_scale_ = _moments(X.astype(np.float64))
+        return ((X - self.x_mean_) / self.x_scale_).astype(X.dtype)
+
     def _forward(self, X: Any) -> np.ndarray:
         """The network's outputs for X, shape (n_samples, n_outputs), in the model's dtype."""
         check_is_fitted(self)
         dtype = next(self.model_.parameters()).dtype
-        X = validate_data(self, X, dtype=dtype, reset=False)
+        X = self._scaled(validate_data(self, X, dtype=dtype, reset=False))
         with no_grad():
             return self.model_(Tensor(X)).data
 
@@ -216,7 +240,8 @@ class MLPClassifier(ClassifierMixin, _MLP):
                 f"{type(self).__name__} needs samples of at least 2 classes, but y holds "
                 f"one class only: {encoder.classes_[0]!r}"
             )
-        self._train(X, encoder.transform(y), len(encoder.classes_), losses.softmax_cross_entropy)
+        self._train(self._scaled(X, fitting=True), encoder.transform(y), len(encoder.classes_),
+                    losses.softmax_cross_entropy)
         self.classes_ = encoder.classes_
         return self
 
@@ -268,20 +293,40 @@ class MLPRegressor(RegressorMixin, _MLP):
         "(TransformedTargetRegressor with a StandardScaler)"
     )
 
+    def __init__(
+        self,
+        hidden: tuple[int, ...] = (16,),
+        activation: str = "relu",
+        l2: float = 0.0,
+        lr: float = 0.01,  # a squared loss on standardised targets takes a smaller step than the classifier's
+        momentum: float = 0.9,
+        optimizer: str = "sgd",
+        epochs: int = 100,
+        batch_size: int = 32,
+        shuffle: bool = True,
+        random_state: int | np.random.RandomState | None = None,
+        dtype: str = "float64",
+        standardize: bool = True,
+    ):
+        super().__init__(hidden, activation, l2, lr, momentum, optimizer, epochs, batch_size, shuffle,
+                         random_state, dtype, standardize)
+
     def fit(self, X: Any, y: Any) -> MLPRegressor:
         """Train on X of shape (n_samples, n_features) and y of shape (n_samples,) or (n_samples, n_targets)."""
         dtype = self._validated_dtype()
         X, y = validate_data(self, X, y, dtype=dtype, multi_output=True, y_numeric=True)
         y = y.astype(dtype, copy=False)
         n_outputs = 1 if y.ndim == 1 else y.shape[1]
-        self._train(X, y, n_outputs, losses.mse_loss)
+        self.y_mean_, self.y_scale_ = _moments(y.astype(np.float64)) if self.standardize else (0.0, 1.0)
+        target = ((y - self.y_mean_) / self.y_scale_).astype(dtype)
+        self._train(self._scaled(X, fitting=True), target, n_outputs, losses.mse_loss)
         self.n_outputs_ = n_outputs
         self._y_ndim = y.ndim
         return self
 
     def predict(self, X: Any) -> np.ndarray:
         """Predictions shaped like the y of ``fit``: (n_samples,) or (n_samples, n_targets)."""
-        out = self._forward(X)
+        out = self._forward(X) * self.y_scale_ + self.y_mean_  # back in the targets' units
         return out[:, 0] if self._y_ndim == 1 else out
 
     def __sklearn_tags__(self) -> Tags:
