@@ -317,7 +317,10 @@ class MLPRegressor(RegressorMixin, _MLP):
         X, y = validate_data(self, X, y, dtype=dtype, multi_output=True, y_numeric=True)
         y = y.astype(dtype, copy=False)
         n_outputs = 1 if y.ndim == 1 else y.shape[1]
-        self.y_mean_, self.y_scale_ = _moments(y.astype(np.float64)) if self.standardize else (0.0, 1.0)
+        if self.standardize:
+            self.y_mean_, self.y_scale_ = _moments(y.astype(np.float64))
+        else:
+            self.y_mean_, self.y_scale_ = np.zeros(n_outputs), np.ones(n_outputs)
         target = ((y - self.y_mean_) / self.y_scale_).astype(dtype)
         self._train(self._scaled(X, fitting=True), target, n_outputs, losses.mse_loss)
         self.n_outputs_ = n_outputs
