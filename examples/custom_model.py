@@ -28,6 +28,11 @@ class ResidualMLP(nn.Module):
         return self.head(h)
 
 
+def residual_mlp(n_inputs: int, n_outputs: int, width: int = 16, blocks: int = 2) -> ResidualMLP:
+    """The factory ``configs/custom_model.toml`` names: train.py builds the model through it."""
+    return ResidualMLP(n_inputs, width, n_outputs, blocks)
+
+
 def main(seed: int = 0, epochs: int = 40, lam: float = 1e-4) -> float:
     X, y = make_moons(n_samples=1000, noise=0.2, random_state=seed)
     X_train, X_test, y_train, y_test = train_test_split(X, y, test_size=0.25, random_state=seed, stratify=y)

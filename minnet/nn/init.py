@@ -13,11 +13,12 @@ models at once do not take numbers from each other's sequence.
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 
 import numpy as np
 
-__all__ = ["glorot_uniform", "he_normal", "INITIALIZERS", "manual_seed", "default_generator"]
+__all__ = ["glorot_uniform", "he_normal", "INITIALIZERS", "manual_seed", "default_generator", "using_generator"]
 
 
 def glorot_uniform(rng: np.random.Generator, fan_out: int, fan_in: int) -> np.ndarray:
@@ -53,3 +54,15 @@ def manual_seed(seed: int) -> np.random.Generator:
 
 def default_generator() -> np.random.Generator:
     return _generators.default
+
+
+@contextmanager
+def using_generator(rng: np.random.Generator) -> Iterator[np.random.Generator]:
+    """Layers built inside the block draw from ``rng`` (this thread only); then the
+    previous default generator is back.  How training seeds a user's model factory."""
+    previous = _generators.default
+    _generators.default = rng
+    try:
+        yield rng
+    finally:
+        _generators.default = previous

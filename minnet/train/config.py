@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 import difflib
 import json
+import re
 import tomllib
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -69,6 +70,8 @@ class DataConfig:
 class ModelConfig:
     hidden: tuple[int, ...] = (16,)
     activation: str = "sigmoid"
+    factory: str | None = None  # "pkg.module:function": function(n_inputs, n_outputs, **options) -> nn.Module
+    options: dict[str, Any] = field(default_factory=dict)  # keyword arguments for the factory
 
 
 @dataclass(frozen=True)
@@ -174,6 +177,10 @@ RULES: dict[str, Rule] = {
     "data.standardize": Rule("boolean", boolean, allowed="true or false"),
     "model.hidden": HYPERPARAMETERS["hidden"],
     "model.activation": HYPERPARAMETERS["activation"],
+    "model.factory": Rule("string", string, lambda v: bool(re.fullmatch(r"[\w.]+:\w+", v)),
+                          "'package.module:function', a function(n_inputs, n_outputs, **options) returning an nn.Module"),
+    "model.options": Rule("table", lambda v: dict(v) if isinstance(v, Mapping) else None,
+                          allowed="a table of keyword arguments for model.factory, e.g. {width = 32}"),
     "loss.name": one_of(LOSSES),
     "loss.l2": HYPERPARAMETERS["l2"],
     "optim.name": Rule("string", string, lambda v: v in OPTIMIZERS, "one of " + ", ".join(map(repr, OPTIMIZERS)),
@@ -277,6 +284,8 @@ def _check_training_keys(values: dict[str, Any]) -> None:
         raise ConfigError(
             "train.patience needs a validation split to watch: set data.val_size > 0 (e.g. 0.2) or data.folds"
         )
+    if values["model"].options and values["model"].factory is None:
+        raise ConfigError("model.options are keyword arguments for model.factory; set model.factory too")
     if values["optim"].schedule == "plateau" and not data.folds and not data.val_size:
         raise ConfigError(
             "optim.schedule = 'plateau' watches the validation loss: set data.val_size > 0 (e.g. 0.2) or data.folds"
@@ -402,7 +411,8 @@ def config_to_dict(config: Config) -> dict[str, Any]:
         out["init_seed"] = config.init_seed
     for section in SECTIONS:
         table = dataclasses.asdict(getattr(config, section))
-        out[section] = {k: (list(v) if isinstance(v, tuple) else v) for k, v in table.items() if v is not None}
+        out[section] = {k: (list(v) if isinstance(v, tuple) else v) for k, v in table.items()
+                        if v is not None and v != {}}
     used = DATASET_KEYS[config.data.dataset]
     out["data"] = {k: v for k, v in out["data"].items() if k in _EVERY_DATASET or k in used}
     optim_keys = OPTIMIZER_KEYS[config.optim.name] | SCHEDULE_KEYS[config.optim.schedule]
@@ -424,6 +434,9 @@ def _toml_value(value: Any) -> str:
         return json.dumps(value, ensure_ascii=False)  # JSON strings are TOML basic strings
     if isinstance(value, list):
         return "[" + ", ".join(_toml_value(v) for v in value) + "]"
+    if isinstance(value, dict):  # an inline table
+        keys = (k if re.fullmatch(r"[A-Za-z0-9_-]+", k) else json.dumps(k) for k in value)
+        return "{" + ", ".join(f"{k} = {_toml_value(v)}" for k, v in zip(keys, value.values(), strict=True)) + "}"
     raise TypeError(f"cannot write {type(value).__name__} to TOML")
 
 

@@ -10,9 +10,10 @@ import numpy as np
 
 from minnet.autograd.state import no_grad
 from minnet.autograd.tensor import Tensor
-from minnet.nn import Sequential
+from minnet.nn import Module
 from minnet.train.checkpoint import load_checkpoint
 from minnet.train.errors import CheckpointError, DataError
+from minnet.train.factory import build_from_factory
 from minnet.train.metrics import r2_score
 from minnet.train.models import build_mlp
 
@@ -29,7 +30,7 @@ class TrainedModel:
     reordered when its columns come in another order.
     """
 
-    def __init__(self, model: Sequential, meta: dict[str, Any], state: dict[str, np.ndarray]):
+    def __init__(self, model: Module, meta: dict[str, Any], state: dict[str, np.ndarray]):
         self.model = model
         data = meta["data"]
         self.task: str = data["task"]
@@ -162,7 +163,13 @@ def load_run(run_dir: str | Path) -> TrainedModel:
     spec = checkpoint.meta.get("model", {})
     config = checkpoint.meta.get("config", {})
     try:
-        model = build_mlp(spec["sizes"], spec["activation"], dtype=config.get("dtype", "float32"))
+        dtype = config.get("dtype", "float32")
+        if spec.get("type") == "factory":
+            n_inputs, n_outputs = spec["sizes"]
+            model: Module = build_from_factory(spec["factory"], spec["options"], n_inputs, n_outputs,
+                                               np.random.default_rng(0), dtype)
+        else:
+            model = build_mlp(spec["sizes"], spec["activation"], dtype=dtype)
         model.load_state_dict(checkpoint.params)
     except (KeyError, TypeError, ValueError) as exc:
         raise CheckpointError(f"{str(run_dir)!r}: checkpoint does not describe a minnet MLP: {exc}") from None

@@ -34,12 +34,13 @@ from tqdm.auto import tqdm
 from minnet import losses
 from minnet.autograd.state import no_grad
 from minnet.autograd.tensor import Tensor
-from minnet.nn import Sequential
+from minnet.nn import Module
 from minnet.optim import OPTIMIZERS, SGD, Optimizer, lr_scheduler
 from minnet.train.checkpoint import load_checkpoint, save_checkpoint
 from minnet.train.config import Config, apply_overrides, config_from_dict, config_to_dict, load_config, to_toml
 from minnet.train.data import Dataset, dataset_hash, load_dataset, minibatches, original_labels
 from minnet.train.errors import CheckpointError, ConfigError, DivergedError, MinnetError, TrainingInterrupted
+from minnet.train.factory import build_from_factory, factory_spec
 from minnet.train.files import atomic_write_text
 from minnet.train.history import append_history, history_csv, read_history
 from minnet.train.loop import NonFiniteError, train_epoch
@@ -53,7 +54,7 @@ DEFAULT_LOSS = {"classification": "softmax_cross_entropy", "regression": "mse"}
 
 @dataclass
 class TrainResult:
-    model: Sequential
+    model: Module
     history: list[dict[str, float]]
     metrics: dict[str, Any]
     dataset: Dataset
@@ -191,7 +192,7 @@ class _Run:
 
     config: Config
     dataset: Dataset
-    model: Sequential
+    model: Module
     optimizer: Optimizer
     schedule: Any  # an lr_scheduler, or None for a constant rate
     loss_fn: Any
@@ -260,7 +261,7 @@ class _Run:
             state.update({f"current/{k}": v for k, v in snap.params.items()})  # ... and resume needs the last
         meta = {
             "epoch": snap.epoch,
-            "model": mlp_spec(self.model_sizes, self.config.model.activation),
+            "model": self.model_spec,
             "config": config_to_dict(self.config),
             "optimizer": optimizer_meta,
             "schedule": snap.schedule,
@@ -280,6 +281,13 @@ class _Run:
         self.saved_epoch, self.saved_at = snap.epoch, time.monotonic()
 
     @property
+    def model_spec(self) -> dict[str, Any]:
+        m = self.config.model
+        if m.factory:
+            return factory_spec(m.factory, m.options, self.dataset.n_features, self.dataset.n_outputs)
+        return mlp_spec(self.model_sizes, m.activation)
+
+    @property
     def model_sizes(self) -> list[int]:
         return [self.dataset.n_features, *self.config.model.hidden, self.dataset.n_outputs]
 
@@ -290,7 +298,12 @@ def start_run(config: Config, run_dir: Path | None = None) -> _Run:
     dataset = load_dataset(config.data, seed=config.seed, dtype=dtype)
     init_seed, shuffle_seed = np.random.SeedSequence(config.effective_init_seed).spawn(2)
     sizes = [dataset.n_features, *config.model.hidden, dataset.n_outputs]
-    model = build_mlp(sizes, config.model.activation, rng=np.random.default_rng(init_seed), dtype=dtype)
+    rng = np.random.default_rng(init_seed)
+    if config.model.factory:
+        model: Module = build_from_factory(config.model.factory, config.model.options, dataset.n_features,
+                                           dataset.n_outputs, rng, dtype)
+    else:
+        model = build_mlp(sizes, config.model.activation, rng=rng, dtype=dtype)
     optimizer = build_optimizer(config, model.parameters())
     loss_name = _loss_name(config, dataset)
     return _Run(

@@ -1,0 +1,94 @@
+"""model.factory: a user's own nn.Module trained from a config, end to end."""
+
+from __future__ import annotations
+
+import pytest
+from run_files import checkpoint_params, same_params
+
+from minnet.cli import main
+from minnet.train import load_run
+
+pytestmark = pytest.mark.slow
+
+MODULE = '''
+from minnet import nn
+
+class Skip(nn.Module):
+    def __init__(self, n_in, n_out, width):
+        self.inp = nn.Linear(n_in, width)
+        self.hidden = nn.Linear(width, width)
+        self.out = nn.Linear(width, n_out)
+
+    def forward(self, x):
+        h = self.inp(x).tanh()
+        return self.out(h + self.hidden(h).tanh())
+
+def skip(n_inputs, n_outputs, width=8):
+    return Skip(n_inputs, n_outputs, width)
+
+def not_a_module(n_inputs, n_outputs):
+    return "oops"
+'''
+
+CONFIG = '''
+name = "mine"
+[data]
+dataset = "moons"
+n_samples = 200
+[model]
+factory = "{factory}"
+options = {options}
+[train]
+epochs = 6
+'''
+
+
+@pytest.fixture
+def folder(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "mymodels.py").write_text(MODULE)
+    return tmp_path
+
+
+def _config(folder, factory="mymodels:skip", options="{width = 6}"):
+    path = folder / "mine.toml"
+    path.write_text(CONFIG.format(factory=factory, options=options))
+    return path
+
+
+def test_a_factory_model_trains_resumes_sweeps_and_predicts(folder, capsys):
+    config = _config(folder)
+    assert main([str(config), "--quiet", "--out", "a"]) == 0
+    params = checkpoint_params(folder / "a")
+    assert params["param/hidden.weight"].shape == (6, 6)
+    model = load_run(folder / "a")
+    assert type(model.model).__name__ == "Skip"
+    assert main([str(config), "--quiet", "--out", "b", "--set", "train.epochs=3"]) == 0
+    assert main(["--quiet", "--resume", "b", "--set", "train.epochs=6"]) == 0
+    assert same_params(checkpoint_params(folder / "a"), checkpoint_params(folder / "b"))
+    assert main([str(config), "--quiet", "--out", "s", "--sweep", "loss.l2=0,0.01"]) == 0
+    assert main([str(config), "--quiet", "--out", "c"]) == 0
+    assert same_params(checkpoint_params(folder / "a"), checkpoint_params(folder / "c"))  # seeded: reproducible
+
+
+@pytest.mark.parametrize("factory, options, message", [
+    ("nomodule:skip", "{}", "model.factory: cannot import 'nomodule' (ModuleNotFoundError"),
+    ("mymodels:missing", "{}", "model.factory: 'mymodels' has no function 'missing'"),
+    ("mymodels:not_a_module", "{}", "returned str, not an nn.Module"),
+    ("mymodels:skip", "{depth = 3}", "cannot be called as skip(n_inputs, n_outputs, **model.options)"),
+    ("not a name", "{}", "model.factory: expected 'package.module:function'"),
+])
+def test_a_bad_factory_is_one_error_line_and_exit_2(folder, factory, options, message, capsys):
+    assert main([str(_config(folder, factory, options)), "--quiet", "--out", "x"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("error: ") and "\n" not in err and message in err, err
+
+
+def test_the_shipped_custom_model_config_runs(tmp_path, monkeypatch):
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    monkeypatch.chdir(root)
+    assert main([str(root / "configs" / "custom_model.toml"), "--quiet", "--out", str(tmp_path / "cm"),
+                 "--set", "train.epochs=2"]) == 0
+    assert type(load_run(tmp_path / "cm").model).__name__ == "ResidualMLP"
