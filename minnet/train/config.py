@@ -46,7 +46,7 @@ DATASET_KEYS: dict[str, frozenset[str]] = {
     "breast_cancer": _BUNDLED,
     "digits": _BUNDLED,
     "diabetes": _BUNDLED,
-    "csv": frozenset({"path", "target"}),
+    "csv": frozenset({"path", "target", "features", "exclude", "delimiter", "missing"}),
 }
 
 
@@ -59,6 +59,10 @@ class DataConfig:
     noise: float = 0.2
     path: str | None = None  # csv only; relative paths are relative to the working directory
     target: str | None = None  # csv only: target column name (default: last column)
+    features: tuple[str, ...] | None = None  # csv only: feature columns (default: all but target and exclude)
+    exclude: tuple[str, ...] = ()  # csv only: columns to ignore (an ID, a date, ...)
+    delimiter: str = ","  # csv only: ",", ";", "\t" or "auto" (sniffed)
+    missing: str = "error"  # csv only: empty cells are an error, or filled ("mean", "median", "most_frequent")
     test_size: float = 0.25
     val_size: float = 0.2  # part of the training split held out for validation (0: none)
     folds: int = 0  # k-fold cross-validation of the training split instead of val_size (0: off) ...
@@ -157,6 +161,12 @@ SECTIONS = {"data": DataConfig, "model": ModelConfig, "loss": LossConfig, "optim
 
 # ---- the rules ----------------------------------------------------------------------
 
+def _names(v: Any) -> tuple[str, ...] | None:
+    if isinstance(v, list) and all(isinstance(n, str) and n for n in v):
+        return tuple(v)
+    return None
+
+
 RULES: dict[str, Rule] = {
     "name": Rule("string", string, lambda v: v.strip() != "" and "/" not in v and "\\" not in v,
                  "a non-empty name without slashes"),
@@ -168,6 +178,10 @@ RULES: dict[str, Rule] = {
     "data.noise": Rule("number", number, lambda v: v >= 0, "a number >= 0", numeric=True),
     "data.path": Rule("string", string, lambda v: v != "", "a path to a CSV file"),
     "data.target": Rule("string", string, lambda v: v != "", "a column name"),
+    "data.features": Rule("list of column names", _names, lambda v: len(v) > 0, "a non-empty list of column names"),
+    "data.exclude": Rule("list of column names", _names, allowed="a list of column names"),
+    "data.delimiter": one_of([",", ";", "\t", "auto"]),
+    "data.missing": one_of(["error", "mean", "median", "most_frequent"]),
     "data.test_size": Rule("number", number, lambda v: 0 < v < 1, "a number between 0 and 1 (exclusive)",
                            numeric=True),
     "data.val_size": Rule("number", number, lambda v: 0 <= v < 1, "a number in [0, 1) (0: no validation split)",

@@ -32,6 +32,7 @@ from typing import Any
 
 import numpy as np
 from sklearn import datasets as skd
+from sklearn.impute import SimpleImputer
 from sklearn.model_selection import KFold, StratifiedKFold, train_test_split
 from sklearn.preprocessing import StandardScaler
 
@@ -87,6 +88,7 @@ class Dataset:
     y_mean: np.ndarray | None = None  # shape (n_targets,)
     y_scale: np.ndarray | None = None  # shape (n_targets,)
     target_column: str = "target"
+    fill: np.ndarray | None = None  # data.missing: each feature's fill value, learned on the training rows
 
     @property
     def has_val(self) -> bool:
@@ -212,12 +214,24 @@ def _parse_number(cell: str) -> float | None:
         return None
 
 
-def _read_rows(path: Path, source: str) -> list[tuple[int, list[str]]]:
+def _delimiter(path: Path, wanted: str) -> str:
+    """The delimiter: as configured, or sniffed from the first lines for "auto"."""
+    if wanted != "auto":
+        return wanted
+    with path.open(newline="", encoding="utf-8-sig") as f:
+        sample = f.read(64 * 1024)
+    try:
+        return csv.Sniffer().sniff(sample, delimiters=",;\t").delimiter
+    except csv.Error:
+        return ","
+
+
+def _read_rows(path: Path, source: str, delimiter: str = ",") -> list[tuple[int, list[str]]]:
     """(line number, stripped cells) of each non-blank row."""
     rows = []
     try:
         with path.open(newline="", encoding="utf-8-sig") as f:
-            reader = csv.reader(f)
+            reader = csv.reader(f, delimiter=delimiter)
             try:
                 for row in reader:
                     if len(row) > 1 or (row and row[0].strip()):  # skip blank lines
@@ -305,7 +319,12 @@ def _csv(cfg: DataConfig, seed: int) -> _Raw:
         raise DataError(f"{source} does not exist{where}")
     if not path.is_file():
         raise DataError(f"{source} is not a file; expected a CSV file")
-    rows = _read_rows(path, source)
+    try:
+        rows = _read_rows(path, source, _delimiter(path, cfg.delimiter))
+    except UnicodeDecodeError:
+        raise DataError(f"{source} is not UTF-8 text; save the CSV as UTF-8") from None
+    if rows and rows[0][1] and rows[0][1][0] == "" and len(rows[0][1]) > 1:
+        rows = [(line, row[1:]) for line, row in rows]  # an unnamed first column: pandas' to_csv index
     header = _read_header(rows, source)
     if cfg.target is None:
         target = len(header) - 1
@@ -315,7 +334,18 @@ def _csv(cfg: DataConfig, seed: int) -> _Raw:
         raise DataError(
             f"data.target {cfg.target!r} is not a column of {source}; columns are: {', '.join(header)}"
         )
-    features = [j for j in range(len(header)) if j != target]
+    for key, names in (("data.features", cfg.features or ()), ("data.exclude", cfg.exclude)):
+        unknown = [n for n in names if n not in header]
+        if unknown:
+            raise DataError(f"{key}: {unknown} are not columns of {source}; columns are: {', '.join(header)}")
+    if cfg.features is not None:
+        if header[target] in cfg.features:
+            raise DataError(f"data.features lists the target column {header[target]!r}")
+        features = [header.index(n) for n in cfg.features if n not in cfg.exclude]
+    else:
+        features = [j for j in range(len(header)) if j != target and header[j] not in cfg.exclude]
+    if not features:
+        raise DataError(f"{source}: no feature columns left (after data.features and data.exclude)")
 
     X = np.empty((len(rows) - 1, len(features)))
     target_cells, lines = [], []
@@ -332,7 +362,9 @@ def _csv(cfg: DataConfig, seed: int) -> _Raw:
                     f"{source} line {line}, column {header[j]!r}: {cell!r} is not a number; "
                     f"feature columns must be numeric (only the target {header[target]!r} may hold text)"
                 )
-            if value is None or not math.isfinite(value):
+            if value is None and cfg.missing != "error":
+                value = math.nan  # filled after the split, from the training rows (SimpleImputer)
+            elif value is None or not math.isfinite(value):
                 raise _missing(source, line, header[j], cell)
             X[i, k] = value
         if row[target].lower() in MISSING_MARKERS:
@@ -417,6 +449,12 @@ def load_dataset(cfg: DataConfig, seed: int, dtype: str | np.dtype = "float32") 
     keep, held = _validation_rows(cfg, raw, y_train, classification, seed)
     X_val, y_val = X_train[held], y_train[held]
     X_train, y_train = X_train[keep], y_train[keep]
+    fill = None
+    if np.isnan(raw.X).any():  # data.missing: fill from the training rows only
+        imputer = SimpleImputer(strategy=cfg.missing, keep_empty_features=True).fit(X_train)
+        fill = imputer.statistics_
+        X_train, X_test = imputer.transform(X_train), imputer.transform(X_test)
+        X_val = imputer.transform(X_val) if len(X_val) else X_val
     scaler = None
     if cfg.standardize:  # fitted on the rows the model trains on: nothing of val or test leaks in
         scaler = StandardScaler().fit(X_train)
@@ -450,6 +488,7 @@ def load_dataset(cfg: DataConfig, seed: int, dtype: str | np.dtype = "float32") 
         y_mean=y_mean,
         y_scale=y_scale,
         target_column=raw.target_column,
+        fill=fill,
     )
 
 

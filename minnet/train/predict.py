@@ -12,6 +12,7 @@ from minnet.autograd.state import no_grad
 from minnet.autograd.tensor import Tensor
 from minnet.nn import Module
 from minnet.train.checkpoint import load_checkpoint
+from minnet.train.data import MISSING_MARKERS
 from minnet.train.errors import CheckpointError, DataError
 from minnet.train.factory import build_from_factory
 from minnet.train.metrics import r2_score
@@ -40,6 +41,7 @@ class TrainedModel:
         self.target_column: str = data.get("target_column", "target")
         self.epoch: int = meta["epoch"]
         self._x = (state.get("data/x_mean"), state.get("data/x_scale"))
+        self._fill = state.get("data/fill")  # data.missing: what an empty cell becomes
         self._y = (state.get("data/y_mean"), state.get("data/y_scale"))
 
     def _matrix(self, X: Any) -> np.ndarray:
@@ -60,6 +62,8 @@ class TrainedModel:
 
     def _forward(self, X: Any) -> np.ndarray:
         X = self._matrix(X)  # scaled in float64, cast once for the model
+        if self._fill is not None:
+            X = np.where(np.isnan(X), self._fill, X)
         mean, scale = self._x
         if mean is not None:
             X = (X - mean) / scale
@@ -127,6 +131,8 @@ def features_of(model: TrainedModel, header: list[str], rows: list[list[str]], p
     columns = []
     for name in model.feature_names:
         cells = _column(header, rows, name, path)
+        if model._fill is not None:  # the run fills missing values: empty cells are allowed
+            cells = ["nan" if c.lower() in MISSING_MARKERS else c for c in cells]
         try:
             columns.append([float(c) for c in cells])
         except ValueError:

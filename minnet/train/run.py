@@ -148,6 +148,8 @@ def _scaler_state(dataset: Dataset) -> dict[str, np.ndarray]:
     if dataset.scaler is not None:
         state["data/x_mean"] = dataset.scaler.mean_
         state["data/x_scale"] = dataset.scaler.scale_
+    if dataset.fill is not None:
+        state["data/fill"] = dataset.fill
     if dataset.task == "regression":
         state["data/y_mean"] = dataset.y_mean
         state["data/y_scale"] = dataset.y_scale
