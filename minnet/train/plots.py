@@ -101,7 +101,8 @@ def has_plane(dataset: Any) -> bool:
 def plot_run(result: Any) -> list[Path]:
     """The PNG files of one run, written into its run folder."""
     run_dir = Path(result.run_dir)
-    title = f"{result.config.name}: {result.dataset.name}"
+    name, dataset = result.config.name, result.dataset.name
+    title = name if name == dataset else f"{name}: {dataset}"
     written = [plot_curves(result.history, run_dir / "curves.png", title=title,
                            best_epoch=result.metrics.get("best_epoch"))]
     if has_plane(result.dataset):
