@@ -4,6 +4,7 @@ import re
 
 import numpy as np
 import pytest
+from lecture import lecture_graph
 
 import minnet as mn
 from minnet import graph
@@ -19,22 +20,12 @@ def parse(dot: str) -> tuple[dict[str, tuple[list[str], str]], list[tuple[str, s
     return nodes, EDGE.findall(dot)
 
 
-def lecture_f():
-    """f = (x + y) z at x=1, y=2, z=3, with m = x + y named."""
-    x, y, z = (mn.tensor(v, requires_grad=True, dtype=np.float64, name=n) for v, n in ((1, "x"), (2, "y"), (3, "z")))
-    m = x + y
-    m.name = "m"
-    f = m * z
-    f.name = "f"
-    return x, y, z, m, f
-
-
 def titles(nodes):
     return {node_id: lines[0] for node_id, (lines, _) in nodes.items()}
 
 
 def test_dot_of_lecture_graph_has_one_node_per_leaf_and_op():
-    *_, f = lecture_f()
+    *_, f = lecture_graph()
     f.backward()
     nodes, edges = parse(graph.to_dot(f))
     assert len(nodes) == 5 and len(edges) == 4
@@ -50,7 +41,7 @@ def test_dot_of_lecture_graph_has_one_node_per_leaf_and_op():
 
 
 def test_dot_shows_gradients_only_after_backward():
-    *_, f = lecture_f()
+    *_, f = lecture_graph()
     before = graph.to_dot(f)
     assert "∂f" not in before and "= 3·3 = 9" in before
     f.backward()
@@ -58,7 +49,7 @@ def test_dot_shows_gradients_only_after_backward():
 
 
 def test_dot_ids_follow_traversal_order_and_repeat_exactly():
-    dots = [graph.to_dot(lecture_f()[-1]) for _ in range(2)]
+    dots = [graph.to_dot(lecture_graph()[-1]) for _ in range(2)]
     assert dots[0] == dots[1]
     nodes, _ = parse(dots[0])
     assert list(titles(nodes).values()) == ["x = 1", "y = 2", "m = x+y", "z = 3", "f = m·z"]
@@ -111,7 +102,7 @@ def test_large_graphs_show_shapes_only():
     assert all(len(lines) == 1 or lines[1] == "shape (2,)" for lines, _ in nodes.values())
     assert "value" not in dot and "∂" not in dot and " = 1.5" not in dot
     assert "value [0.5, -1]" in graph.to_dot(y, values=True)
-    *_, f = lecture_f()
+    *_, f = lecture_graph()
     assert "= 9" not in graph.to_dot(f, values=False)
 
 
@@ -124,7 +115,7 @@ def test_dot_escapes_quotes_in_names():
 # ---- explain ------------------------------------------------------------------------
 
 def test_explain_rows_read_like_the_lecture_solution():
-    *_, f = lecture_f()
+    *_, f = lecture_graph()
     f.backward()
     rows = graph.explain_rows(f)
     got = [(r.step, r.child, r.op, r.parent, float(r.value), r.formula, float(r.local), float(r.upstream),
@@ -138,7 +129,7 @@ def test_explain_rows_read_like_the_lecture_solution():
 
 
 def test_explain_text_is_a_table_with_one_line_per_edge():
-    *_, f = lecture_f()
+    *_, f = lecture_graph()
     f.backward()
     lines = graph.explain(f).splitlines()
     assert lines[0] == "forward pass: f = 9"  # the lecture's first step: the forward value
@@ -153,7 +144,7 @@ def test_explain_text_is_a_table_with_one_line_per_edge():
 
 
 def test_explain_before_backward_says_to_call_backward():
-    *_, f = lecture_f()
+    *_, f = lecture_graph()
     with pytest.raises(RuntimeError, match=r"call \.backward\(\)"):
         graph.explain(f)
 

@@ -11,10 +11,9 @@ import subprocess
 from html import unescape
 from pathlib import Path
 
-import numpy as np
 import pytest
+from lecture import lecture_f, lecture_graph
 
-import minnet as mn
 from minnet import graph
 from minnet.cli import main
 from minnet.graph import graphviz
@@ -22,18 +21,6 @@ from minnet.graph.html import page_steps
 
 ROOT = Path(__file__).resolve().parents[1]
 CHROMIUM = shutil.which("chromium")
-
-
-def lecture_f(backward=True):
-    """f = (x + y) z at x=1, y=2, z=3; nodes v0=x, v1=y, v2=m, v3=z, v4=f."""
-    x, y, z = (mn.tensor(v, requires_grad=True, dtype=np.float64, name=n) for v, n in ((1, "x"), (2, "y"), (3, "z")))
-    m = x + y
-    m.name = "m"
-    f = m * z
-    f.name = "f"
-    if backward:
-        f.backward()
-    return f
 
 
 def test_steps_run_the_forward_pass_then_the_explain_table():
@@ -61,9 +48,9 @@ def test_a_quiz_reveals_each_gradient_one_step_after_it_is_asked():
 
 
 def test_without_backward_the_page_steps_through_the_forward_pass_only():
-    assert [s["title"] for s in page_steps(lecture_f(backward=False))][-1] == "Forward 2 of 2: f"
+    assert [s["title"] for s in page_steps(lecture_graph()[-1])][-1] == "Forward 2 of 2: f"
     with pytest.raises(RuntimeError, match="backward"):
-        graph.quiz(lecture_f(backward=False), "never.html")
+        graph.quiz(lecture_graph()[-1], "never.html")
 
 
 def test_the_page_is_one_self_contained_file(tmp_path):

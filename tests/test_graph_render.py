@@ -10,8 +10,8 @@ import subprocess
 import sys
 from pathlib import Path
 
-import numpy as np
 import pytest
+from lecture import lecture_f
 
 import minnet as mn
 from minnet import graph
@@ -19,17 +19,6 @@ from minnet.graph import graphviz
 
 ROOT = Path(__file__).resolve().parents[1]
 LECTURE = ["backprop_f", "regularized_neuron", "wx_minus_x", "logdet_gradient", "trace_inverse_gradient"]
-
-
-def lecture_f():
-    """f = (x + y) z at x=1, y=2, z=3, after backward()."""
-    x, y, z = (mn.tensor(v, requires_grad=True, dtype=np.float64, name=n) for v, n in ((1, "x"), (2, "y"), (3, "z")))
-    m = x + y
-    m.name = "m"
-    f = m * z
-    f.name = "f"
-    f.backward()
-    return f
 
 
 @pytest.fixture
