@@ -55,7 +55,7 @@ def test_registry_has_exactly_the_design_names():
     assert set(DATASETS) == set(EXPECTED)
     assert GENERATED == {"moons", "circles", "blobs", "classification", "regression"}
     assert USES_NOISE == {"moons", "circles", "regression"}
-    assert DATASETS["csv"].options == {"path", "target", "features", "exclude", "delimiter", "missing"}
+    assert DATASETS["csv"].options == {"path", "target", "features", "exclude", "delimiter", "missing", "categorical"}
     assert DATASETS["iris"].options == set()
 
 

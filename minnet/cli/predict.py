@@ -73,6 +73,15 @@ def _scores(model: TrainedModel, X: np.ndarray, y: np.ndarray, path: str) -> dic
 
 def main(command: str, argv: Sequence[str]) -> int:
     args = _parser(command).parse_args(list(argv))
+    try:
+        return _run(command, args)
+    except ValueError as exc:  # the model refusing its input: one error line, exit 2
+        if isinstance(exc, DataError):
+            raise
+        raise DataError(str(exc)) from None
+
+
+def _run(command: str, args: argparse.Namespace) -> int:
     model = load_run(args.run_dir)
     header, rows = read_table(args.data)
     X = features_of(model, header, rows, args.data)

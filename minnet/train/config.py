@@ -46,7 +46,7 @@ DATASET_KEYS: dict[str, frozenset[str]] = {
     "breast_cancer": _BUNDLED,
     "digits": _BUNDLED,
     "diabetes": _BUNDLED,
-    "csv": frozenset({"path", "target", "features", "exclude", "delimiter", "missing"}),
+    "csv": frozenset({"path", "target", "features", "exclude", "delimiter", "missing", "categorical"}),
 }
 
 
@@ -63,6 +63,7 @@ class DataConfig:
     exclude: tuple[str, ...] = ()  # csv only: columns to ignore (an ID, a date, ...)
     delimiter: str = ","  # csv only: ",", ";", "\t" or "auto" (sniffed)
     missing: str = "error"  # csv only: empty cells are an error, or filled ("mean", "median", "most_frequent")
+    categorical: str = "error"  # csv only: text in a feature column is an error, or "onehot" encoded
     test_size: float = 0.25
     val_size: float = 0.2  # part of the training split held out for validation (0: none)
     folds: int = 0  # k-fold cross-validation of the training split instead of val_size (0: off) ...
@@ -182,6 +183,7 @@ RULES: dict[str, Rule] = {
     "data.exclude": Rule("list of column names", _names, allowed="a list of column names"),
     "data.delimiter": one_of([",", ";", "\t", "auto"]),
     "data.missing": one_of(["error", "mean", "median", "most_frequent"]),
+    "data.categorical": one_of(["error", "onehot"]),
     "data.test_size": Rule("number", number, lambda v: 0 < v < 1, "a number between 0 and 1 (exclusive)",
                            numeric=True),
     "data.val_size": Rule("number", number, lambda v: 0 <= v < 1, "a number in [0, 1) (0: no validation split)",

@@ -34,7 +34,7 @@ import numpy as np
 from sklearn import datasets as skd
 from sklearn.impute import SimpleImputer
 from sklearn.model_selection import KFold, StratifiedKFold, train_test_split
-from sklearn.preprocessing import StandardScaler
+from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
 from minnet import hparams
 from minnet.train.config import DATASET_KEYS, DataConfig
@@ -89,6 +89,7 @@ class Dataset:
     y_scale: np.ndarray | None = None  # shape (n_targets,)
     target_column: str = "target"
     fill: np.ndarray | None = None  # data.missing: each feature's fill value, learned on the training rows
+    encoding: dict[str, list[str]] | None = None  # data.categorical: each text column's categories, in order
 
     @property
     def has_val(self) -> bool:
@@ -129,6 +130,8 @@ class _Raw:
     target_names: list[str] | None  # ... or this, for regression
     source: str  # names the data in error messages: "data.path 'x.csv'"
     target_column: str = "target"  # a CSV's target column: what evaluate looks for
+    categories: np.ndarray | None = None  # data.categorical: text feature columns (n, k), encoded after the split
+    categorical_names: list[str] | None = None
 
 
 @dataclass(frozen=True)
@@ -347,20 +350,34 @@ def _csv(cfg: DataConfig, seed: int) -> _Raw:
     if not features:
         raise DataError(f"{source}: no feature columns left (after data.features and data.exclude)")
 
-    X = np.empty((len(rows) - 1, len(features)))
-    target_cells, lines = [], []
-    for i, (line, row) in enumerate(rows[1:]):
+    for line, row in rows[1:]:
         if len(row) != len(header):
             raise DataError(
                 f"{source} line {line} has {len(row)} cells, expected {len(header)} like the header"
             )
+    text = []
+    if cfg.categorical == "onehot":  # a column with any text is a category column
+        text = [j for j in features if any(_parse_number(row[j]) is None and row[j].lower() not in MISSING_MARKERS
+                                           for _, row in rows[1:])]
+    categories = np.array([[row[j] if row[j].lower() not in MISSING_MARKERS else "" for j in text]
+                           for _, row in rows[1:]], dtype=object).reshape(len(rows) - 1, len(text))
+    if cfg.missing == "error":
+        for j in text:
+            for line, row in rows[1:]:
+                if row[j].lower() in MISSING_MARKERS:
+                    raise _missing(source, line, header[j], row[j])
+    features = [j for j in features if j not in text]
+    X = np.empty((len(rows) - 1, len(features)))
+    target_cells, lines = [], []
+    for i, (line, row) in enumerate(rows[1:]):
         for k, j in enumerate(features):
             cell = row[j]
             value = _parse_number(cell)
             if value is None and cell.lower() not in MISSING_MARKERS:
                 raise DataError(
                     f"{source} line {line}, column {header[j]!r}: {cell!r} is not a number; "
-                    f"feature columns must be numeric (only the target {header[target]!r} may hold text)"
+                    f"feature columns must be numeric (only the target {header[target]!r} may hold text), "
+                    "or set data.categorical = 'onehot' to encode text columns"
                 )
             if value is None and cfg.missing != "error":
                 value = math.nan  # filled after the split, from the training rows (SimpleImputer)
@@ -372,7 +389,8 @@ def _csv(cfg: DataConfig, seed: int) -> _Raw:
         target_cells.append(row[target])
         lines.append(line)
     y, class_names, target_names = _csv_target(target_cells, lines, header[target], source)
-    return _Raw(X, y, [header[j] for j in features], class_names, target_names, source, header[target])
+    return _Raw(X, y, [header[j] for j in features], class_names, target_names, source, header[target],
+                categories if text else None, [header[j] for j in text] if text else None)
 
 
 # ---- registry -------------------------------------------------------------------------------
@@ -443,12 +461,23 @@ def load_dataset(cfg: DataConfig, seed: int, dtype: str | np.dtype = "float32") 
     raw = DATASETS[cfg.dataset].load(cfg, seed)
     _check_split(raw, cfg.test_size)
     classification = raw.class_names is not None
-    X_train, X_test, y_train, y_test = train_test_split(
-        raw.X, raw.y, test_size=cfg.test_size, random_state=seed, stratify=raw.y if classification else None
+    rows_train, rows_test = train_test_split(
+        np.arange(len(raw.y)), test_size=cfg.test_size, random_state=seed, stratify=raw.y if classification else None
     )
-    keep, held = _validation_rows(cfg, raw, y_train, classification, seed)
-    X_val, y_val = X_train[held], y_train[held]
-    X_train, y_train = X_train[keep], y_train[keep]
+    keep, held = _validation_rows(cfg, raw, raw.y[rows_train], classification, seed)
+    rows_val, rows_train = rows_train[held], rows_train[keep]
+    X_train, X_val, X_test = raw.X[rows_train], raw.X[rows_val], raw.X[rows_test]
+    y_train, y_val, y_test = raw.y[rows_train], raw.y[rows_val], raw.y[rows_test]
+    feature_names, encoding = list(raw.feature_names), None
+    if raw.categories is not None:  # data.categorical: one-hot columns learned from the training rows only
+        encoder = OneHotEncoder(handle_unknown="ignore", sparse_output=False, dtype=np.float64)
+        encoder.fit(raw.categories[rows_train])
+        X_train, X_val, X_test = (np.hstack([X, encoder.transform(raw.categories[r])]) if len(r) else
+                                  np.empty((0, X.shape[1] + sum(map(len, encoder.categories_))))
+                                  for X, r in ((X_train, rows_train), (X_val, rows_val), (X_test, rows_test)))
+        names = raw.categorical_names or []
+        encoding = {name: [str(c) for c in cats] for name, cats in zip(names, encoder.categories_, strict=True)}
+        feature_names += [f"{name}={c}" for name, cats in encoding.items() for c in cats]
     fill = None
     if np.isnan(raw.X).any():  # data.missing: fill from the training rows only
         imputer = SimpleImputer(strategy=cfg.missing, keep_empty_features=True).fit(X_train)
@@ -481,7 +510,7 @@ def load_dataset(cfg: DataConfig, seed: int, dtype: str | np.dtype = "float32") 
         y_test=y_test,
         X_val=X_val.astype(dtype),
         y_val=y_val,
-        feature_names=raw.feature_names,
+        feature_names=feature_names,
         class_names=raw.class_names,
         target_names=raw.target_names,
         scaler=scaler,
@@ -489,6 +518,7 @@ def load_dataset(cfg: DataConfig, seed: int, dtype: str | np.dtype = "float32") 
         y_scale=y_scale,
         target_column=raw.target_column,
         fill=fill,
+        encoding=encoding,
     )
 
 

@@ -37,23 +37,39 @@ class TrainedModel:
         self.task: str = data["task"]
         self.class_names: list[str] | None = data["class_names"]
         self.classes_: list[Any] | None = data.get("labels", self.class_names)
-        self.feature_names: list[str] = data["feature_names"]
+        self.feature_names: list[str] = data["feature_names"]  # the model's inputs (one-hot columns expanded)
+        self.encoding: dict[str, list[str]] = data.get("encoding") or {}  # text column -> its categories
+        expanded = {f"{name}={c}" for name, cats in self.encoding.items() for c in cats}
+        self.input_columns: list[str] = [f for f in self.feature_names if f not in expanded] + list(self.encoding)
         self.target_column: str = data.get("target_column", "target")
         self.epoch: int = meta["epoch"]
         self._x = (state.get("data/x_mean"), state.get("data/x_scale"))
         self._fill = state.get("data/fill")  # data.missing: what an empty cell becomes
         self._y = (state.get("data/y_mean"), state.get("data/y_scale"))
 
+    def encode(self, columns: dict[str, Any]) -> np.ndarray:
+        """Named input columns (numbers, and text for one-hot columns) as the model's float matrix."""
+        numeric = [np.asarray(columns[f], dtype=np.float64) for f in self.input_columns if f not in self.encoding]
+        onehot = [np.asarray(columns[name], dtype=object).astype(str)[:, None] == np.array(cats, dtype=object)[None, :]
+                  for name, cats in self.encoding.items()]  # a category unseen in training: all zeros
+        return np.column_stack([*numeric, *(o.astype(np.float64) for o in onehot)])
+
     def _matrix(self, X: Any) -> np.ndarray:
         """X as a float64 matrix of the training features, in their order."""
         columns = getattr(X, "columns", None)
         if columns is not None:
             names = [str(c) for c in columns]
-            missing = [f for f in self.feature_names if f not in names]
+            missing = [f for f in self.input_columns if f not in names]
             if missing:
                 raise ValueError(f"predict: the data lacks the feature columns {missing}; the model was trained on "
-                                 f"{self.feature_names}")
+                                 f"{self.input_columns}")
+            if self.encoding:
+                return self.encode({f: X[f].to_numpy() for f in self.input_columns})
             X = X[self.feature_names]
+        elif self.encoding and np.shape(X)[-1:] != (len(self.feature_names),):
+            raise ValueError(f"predict: this model one-hot encodes the text columns {list(self.encoding)}; "
+                             "pass a DataFrame (or a CSV to `python -m minnet predict`) with named columns, "
+                             f"or an array of its {len(self.feature_names)} encoded inputs {self.feature_names}")
         X = np.asarray(X, dtype=np.float64)
         if X.ndim != 2 or X.shape[1] != len(self.feature_names):
             raise ValueError(f"predict: expected an array of shape (n, {len(self.feature_names)}) "
@@ -125,12 +141,15 @@ def _column(header: list[str], rows: list[list[str]], name: str, path: str) -> l
 
 def features_of(model: TrainedModel, header: list[str], rows: list[list[str]], path: str) -> np.ndarray:
     """The feature columns of a CSV, by name, as floats (a DataError names what is wrong)."""
-    missing = [f for f in model.feature_names if f not in header]
+    missing = [f for f in model.input_columns if f not in header]
     if missing:
-        raise DataError(f"{path!r} lacks the feature columns {missing}; the model was trained on {model.feature_names}")
-    columns = []
-    for name in model.feature_names:
+        raise DataError(f"{path!r} lacks the feature columns {missing}; the model was trained on {model.input_columns}")
+    columns: list[Any] = []
+    for name in model.input_columns:
         cells = _column(header, rows, name, path)
+        if name in model.encoding:
+            columns.append(cells)
+            continue
         if model._fill is not None:  # the run fills missing values: empty cells are allowed
             cells = ["nan" if c.lower() in MISSING_MARKERS else c for c in cells]
         try:
@@ -138,7 +157,7 @@ def features_of(model: TrainedModel, header: list[str], rows: list[list[str]], p
         except ValueError:
             bad = next(c for c in cells if not _is_number(c))
             raise DataError(f"{path!r}, column {name!r}: {bad!r} is not a number") from None
-    return np.array(columns).T
+    return model.encode(dict(zip(model.input_columns, columns, strict=True)))
 
 
 def targets_of(model: TrainedModel, header: list[str], rows: list[list[str]], path: str) -> np.ndarray:

@@ -274,6 +274,7 @@ class _Run:
                 "feature_names": list(self.dataset.feature_names),
                 "class_names": self.dataset.class_names,
                 "labels": original_labels(self.dataset),
+                "encoding": self.dataset.encoding,
                 "target_column": self.dataset.target_column,
             },
             "last_row": self.history[snap.epoch - 1],
