@@ -16,6 +16,7 @@ step needs inputs of order one: on raw data they then behave like scikit-learn's
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Callable
 from typing import Any
 
@@ -40,6 +41,24 @@ __all__ = ["MLPClassifier", "MLPRegressor"]
 # The estimator's parameters that are hyper-parameters of minnet's classes, checked
 # by the same rules as the config keys and the constructors.
 _CHECKED = ("hidden", "activation", "l2", "lr", "momentum", "epochs", "batch_size", "shuffle", "dtype")
+
+
+# scikit-learn's MLP parameter names, and what minnet calls them.
+_SKLEARN_NAMES = {
+    "hidden_layer_sizes": "hidden",
+    "alpha": "l2 (alpha = l2 * batch_size)",
+    "learning_rate_init": "lr",
+    "max_iter": "epochs",
+    "solver": "optimizer ('sgd', 'adam' or 'adamw')",
+}
+
+
+def _refuse_other_names(estimator: str, given: dict[str, Any]) -> None:
+    """A parameter under scikit-learn's name gets minnet's name in the error."""
+    if not given:
+        return
+    hints = [f"{name} -> {_SKLEARN_NAMES[name]}" for name in given]
+    raise TypeError(f"{estimator} uses minnet's parameter names: {'; '.join(hints)}")
 
 
 def _moments(a: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -132,6 +151,22 @@ class _MLP(BaseEstimator):
         self.random_state = random_state
         self.dtype = dtype
         self.standardize = standardize
+
+    def __new__(cls, *args: Any, **kwargs: Any) -> Any:
+        """A scikit-learn MLP parameter name is a TypeError naming minnet's name for it
+        (checked here, before ``__init__``, whose signature scikit-learn reads)."""
+        _refuse_other_names(cls.__name__, {k: v for k, v in kwargs.items() if k in _SKLEARN_NAMES})
+        return super().__new__(cls)
+
+    def set_params(self, **params: Any) -> Any:
+        """scikit-learn's ``set_params``; a scikit-learn MLP name gets minnet's name in the error."""
+        other = {name: value for name, value in params.items() if name in _SKLEARN_NAMES}
+        if other:
+            try:
+                _refuse_other_names(type(self).__name__, other)
+            except TypeError as exc:
+                raise ValueError(str(exc)) from None
+        return super().set_params(**params)
 
     def _validated_dtype(self) -> np.dtype:
         """Check the hyper-parameters with minnet's rule table; return the dtype."""
@@ -336,3 +371,10 @@ class MLPRegressor(RegressorMixin, _MLP):
         tags = super().__sklearn_tags__()
         tags.target_tags.multi_output = True  # 2-D y: one output unit per column
         return tags
+
+
+# ``__new__`` takes any keywords (to map scikit-learn's names); tools that read a class's
+# signature (scikit-learn's checks, IDEs) should see ``__init__``'s parameters instead.
+for _estimator in (MLPClassifier, MLPRegressor):
+    _init = inspect.signature(_estimator.__init__)
+    _estimator.__signature__ = _init.replace(parameters=list(_init.parameters.values())[1:])

@@ -1,5 +1,7 @@
 """minnet.sklearn: scikit-learn's own estimator checks, then the tools users combine them with."""
 
+import re
+
 import numpy as np
 import pytest
 from sklearn.compose import TransformedTargetRegressor
@@ -216,3 +218,16 @@ def test_on_raw_data_the_defaults_come_within_a_few_points_of_scikit_learns(name
     score = cross_val_score(ours, X, y, cv=3).mean()
     assert score >= reference - 0.05, (score, reference)
     assert score > (0.4 if regression else 0.85)  # far from chance, or from predicting one constant
+
+
+@pytest.mark.parametrize("name, hint", [
+    ("hidden_layer_sizes", "hidden_layer_sizes -> hidden"),
+    ("alpha", "alpha -> l2 (alpha = l2 * batch_size)"),
+    ("learning_rate_init", "learning_rate_init -> lr"),
+    ("max_iter", "max_iter -> epochs"),
+])
+def test_scikit_learn_parameter_names_are_mapped_in_the_error(name, hint):
+    with pytest.raises(TypeError, match=re.escape(hint)):
+        MLPClassifier(**{name: 1})
+    with pytest.raises(ValueError, match=re.escape(hint)):
+        MLPRegressor().set_params(**{name: 1})
