@@ -400,3 +400,12 @@ def test_switching_the_dataset_with_set_names_the_run_after_it(tmp_path):
     result = _run("--quiet", "--set", "data.dataset=iris", "--set", "train.epochs=2", cwd=tmp_path)
     assert result.returncode == 0, result.stderr  # moons.toml's n_samples and noise are their defaults
     assert result.stdout.startswith("iris: 2 epochs in") and "-> runs/iris" in result.stdout
+
+
+def test_a_reader_that_stops_early_is_no_traceback(tiny, tmp_path):
+    process = subprocess.Popen([sys.executable, str(ROOT / "train.py"), str(tiny), "--quiet", "--out", "p"],
+                               cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    process.stdout.close()  # like `| head -0`: nobody reads the table
+    _, err = process.communicate(timeout=120)
+    assert process.returncode == 0 and "Traceback" not in err, err
+    assert (tmp_path / "p" / "model.npz").is_file()

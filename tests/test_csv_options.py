@@ -160,3 +160,20 @@ def test_an_empty_text_cell_is_an_error_or_its_own_category(tmp_path):
     blank_size = float(open(path).read().splitlines()[5].split(",")[0])  # data row 4
     in_training = np.isclose(ds.X_train[:, 0], blank_size).any()
     assert ("colour=" in ds.feature_names) == bool(in_training)  # the empty cell is a category of its own
+
+
+def test_a_relative_data_path_is_found_from_the_config_file_too(tmp_path, monkeypatch):
+    from minnet.train.config import load_config
+
+    project = tmp_path / "project"
+    (project / "configs").mkdir(parents=True)
+    (project / "data").mkdir()
+    _write(project / "data")
+    (project / "configs" / "mine.toml").write_text('[data]\ndataset = "csv"\npath = "data/t.csv"\n')
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    monkeypatch.chdir(elsewhere)  # not the project's root: found beside the config's folder
+    config = load_config(project / "configs" / "mine.toml")
+    assert config.data.path == str((project / "data" / "t.csv").resolve())
+    monkeypatch.chdir(project)  # from the root, the path stays as written
+    assert load_config(project / "configs" / "mine.toml").data.path == "data/t.csv"

@@ -376,7 +376,25 @@ def load_config(path: str | Path | None, overrides: Iterable[str] = ()) -> Confi
         if raw.get("name", default_name) in (before, default_name, None):
             raw = {**raw, "name": switched}
     raw = apply_overrides(raw, assignments)
+    if path is not None:
+        raw = _resolve_data_path(raw, Path(path).parent)
     return config_from_dict(raw, default_name=default_name)
+
+
+def _resolve_data_path(raw: dict[str, Any], folder: Path) -> dict[str, Any]:
+    """A relative ``data.path`` is read from the working directory; when it is not there,
+    from the config file's folder or that folder's parent (a project's root), so a
+    config works from anywhere."""
+    data = raw.get("data")
+    if not isinstance(data, Mapping) or not isinstance(data.get("path"), str):
+        return raw
+    given = Path(data["path"])
+    if given.is_absolute() or given.exists():
+        return raw
+    for base in (folder, folder.parent):
+        if (base / given).exists():
+            return {**raw, "data": {**data, "path": str((base / given).resolve())}}
+    return raw
 
 
 # ---- overrides ----------------------------------------------------------------------
