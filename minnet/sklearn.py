@@ -17,7 +17,7 @@ step needs inputs of order one: on raw data they then behave like scikit-learn's
 from __future__ import annotations
 
 import inspect
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 import numpy as np
@@ -53,12 +53,11 @@ _SKLEARN_NAMES = {
 }
 
 
-def _refuse_other_names(estimator: str, given: dict[str, Any]) -> None:
+def _refuse_other_names(estimator: str, given: Iterable[str], error: type[Exception] = TypeError) -> None:
     """A parameter under scikit-learn's name gets minnet's name in the error."""
-    if not given:
-        return
-    hints = [f"{name} -> {_SKLEARN_NAMES[name]}" for name in given]
-    raise TypeError(f"{estimator} uses minnet's parameter names: {'; '.join(hints)}")
+    hints = [f"{name} -> {_SKLEARN_NAMES[name]}" for name in given if name in _SKLEARN_NAMES]
+    if hints:
+        raise error(f"{estimator} uses minnet's parameter names: {'; '.join(hints)}")
 
 
 def _moments(a: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -155,17 +154,12 @@ class _MLP(BaseEstimator):
     def __new__(cls, *args: Any, **kwargs: Any) -> Any:
         """A scikit-learn MLP parameter name is a TypeError naming minnet's name for it
         (checked here, before ``__init__``, whose signature scikit-learn reads)."""
-        _refuse_other_names(cls.__name__, {k: v for k, v in kwargs.items() if k in _SKLEARN_NAMES})
+        _refuse_other_names(cls.__name__, kwargs)
         return super().__new__(cls)
 
     def set_params(self, **params: Any) -> Any:
         """scikit-learn's ``set_params``; a scikit-learn MLP name gets minnet's name in the error."""
-        other = {name: value for name, value in params.items() if name in _SKLEARN_NAMES}
-        if other:
-            try:
-                _refuse_other_names(type(self).__name__, other)
-            except TypeError as exc:
-                raise ValueError(str(exc)) from None
+        _refuse_other_names(type(self).__name__, params, ValueError)
         return super().set_params(**params)
 
     def _validated_dtype(self) -> np.dtype:

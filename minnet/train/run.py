@@ -97,13 +97,19 @@ def new_run_dir(name: str, root: str | Path = "runs") -> Path:
 RUN_FILES = ("config.toml", "history.csv", "metrics.json", "model.npz")
 
 
-def _prepare_dir(run_dir: Path, force: bool) -> None:
-    """Create the run folder; one that holds a run is refused unless ``force``, which
-    clears that run's files (and plots) first, so old and new results never mix."""
+def _refuse_held(run_dir: Path, force: bool) -> list[str]:
+    """The run files ``run_dir`` holds; any at all is an error unless ``force``."""
     held = [name for name in RUN_FILES if (run_dir / name).exists()]
     if held and not force:
         raise ConfigError(f"--out {str(run_dir)!r} already holds a run ({', '.join(held)}); pass --force to "
                           "replace it, or choose another --out")
+    return held
+
+
+def _prepare_dir(run_dir: Path, force: bool) -> None:
+    """Create the run folder; one that holds a run is refused unless ``force``, which
+    clears that run's files (and plots) first, so old and new results never mix."""
+    held = _refuse_held(run_dir, force)
     try:
         run_dir.mkdir(parents=True, exist_ok=True)
         if held:
@@ -516,9 +522,7 @@ def train(
         config = load_config(config)
     run_dir = Path(run_dir) if run_dir is not None else None
     if run_dir is not None:
-        held = [name for name in RUN_FILES if (run_dir / name).exists()]
-        if held and not force:  # before any work: nothing on disk is touched
-            _prepare_dir(run_dir, force)
+        _refuse_held(run_dir, force)  # before any work, so a refusal costs nothing
     run = start_run(config, run_dir)
     if run_dir is not None:
         _prepare_dir(run_dir, force)

@@ -43,7 +43,6 @@ from minnet.train.config import (
 )
 from minnet.train.errors import CheckpointError, ConfigError, DivergedError, MinnetError, TrainingInterrupted
 from minnet.train.files import atomic_write_text
-from minnet.train.history import read_history
 from minnet.train.report import value_text
 from minnet.train.run import reported_row, resume, train
 
@@ -302,20 +301,6 @@ def resume_sweep(out_dir: str | Path, jobs: int = 1, quiet: bool = True) -> tupl
     out_dir = Path(out_dir)
     config = load_config(out_dir / SWEEP_FILE)
     return config, run_sweep(config, out_dir, jobs=jobs, quiet=quiet, resuming=True)
-
-
-def history_of(run: SweepRun) -> list[dict[str, float]]:
-    """A sweep run's history.csv (empty when it has none)."""
-    return read_history(run.run_dir)
-
-
-def grid_values(runs: list[SweepRun]) -> list[dict[str, Any]]:
-    """The distinct grid points of ``runs``, in their order."""
-    points: list[dict[str, Any]] = []
-    for run in runs:
-        if run.assignment not in points:
-            points.append(run.assignment)
-    return points
 
 
 def label(assignment: dict[str, Any]) -> str:
