@@ -4,7 +4,7 @@ The package is layered, and imports only point down this list:
 
 1. ``minnet.autograd``: Tensor, grad mode, engine, ops, linalg, gradcheck, ``extend``;
 2. ``minnet.nn``, ``minnet.losses``, ``minnet.optim`` (and ``minnet.hparams``, their
-   rule table): model building;
+   rule table): model building; ``minnet.compiler``: the compiled training step;
 3. ``minnet.graph``: seeing a graph (DOT, rendering, the explain table);
 4. ``minnet.train``: configs, data, the one training loop, runs, sweeps, plots;
 5. ``minnet.cli`` and ``minnet.sklearn``: the doors, which nothing imports.
@@ -44,6 +44,7 @@ from minnet.autograd import (
     trace,
     transpose,
 )
+from minnet.compiler import compile_step
 from minnet.nn.init import manual_seed
 
 __version__ = "0.2.0"
@@ -55,5 +56,5 @@ __all__ = [
     "sum", "mean", "max", "matmul", "transpose", "reshape",
     "logsumexp", "log_softmax", "softmax",
     "inv", "logdet", "trace", "solve",
-    "graph", "manual_seed", "nn", "optim", "losses", "__version__",
+    "compile_step", "graph", "manual_seed", "nn", "optim", "losses", "__version__",
 ]

@@ -155,7 +155,9 @@ def softmax_cross_entropy(logits: Tensor | np.ndarray, target: Any) -> Tensor:
         if not grad_target:
             return (gz,)
         return gz, (log_total - shifted) * scale  # d/dp of Σ p·(log Σe − shifted) / N
-    return record(out, parents, backward, "softmax_cross_entropy")
+    node = record(out, parents, backward, "softmax_cross_entropy")
+    node._args = (target, positions is None)  # what a compiled step needs: the target, and its kind
+    return node
 
 
 FORMULAS["softmax_cross_entropy"] = Formula.gradient("{G}·(softmax({0}) − onehot)/N", "−{G}·log softmax({0})/N")
@@ -228,7 +230,9 @@ def l2_regularized(loss: Tensor | np.ndarray, model_or_params: Module | Iterable
     def backward(g):
         g_penalty = g * scale
         return (g, *[g_penalty * v for v in values])
-    return record(out, parents, backward, "l2_regularized")
+    node = record(out, parents, backward, "l2_regularized")
+    node._args = (lam,)
+    return node
 
 
 FORMULAS["l2_regularized"] = Formula.gradient("{G}", "λ·{G}·{p}")  # the loss, then every weight

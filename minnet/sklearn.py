@@ -33,7 +33,7 @@ from minnet.autograd.state import no_grad
 from minnet.autograd.tensor import Tensor
 from minnet.optim import OPTIMIZERS, SGD, Optimizer
 from minnet.train.data import minibatches
-from minnet.train.loop import NonFiniteError, train_epoch
+from minnet.train.loop import NonFiniteError, train_epoch, training_step
 from minnet.train.models import build_mlp
 
 __all__ = ["MLPClassifier", "MLPRegressor"]
@@ -184,11 +184,12 @@ class _MLP(BaseEstimator):
         weights = losses.weight_matrices(model)  # found once, not on every step
         rng = np.random.default_rng(shuffle_seed)
         loss_curve = []
+        step = training_step(model, loss_fn, optimizer, self.l2, weights)
         with np.errstate(over="ignore", invalid="ignore", divide="ignore"):  # train_epoch checks divergence
             for epoch in range(1, self.epochs + 1):
                 batches = minibatches(len(X), self.batch_size, self.shuffle, rng)
                 try:
-                    loss_curve.append(train_epoch(model, loss_fn, optimizer, X, target, batches, self.l2, weights))
+                    loss_curve.append(train_epoch(model, loss_fn, optimizer, X, target, batches, step=step))
                 except NonFiniteError as exc:
                     raise self._diverged(epoch, exc.what) from None
         self.model_ = model

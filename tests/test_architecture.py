@@ -20,7 +20,7 @@ PACKAGE = Path(__file__).resolve().parents[1] / "minnet"
 # layers 1-3; the old import paths re-export layer 4.
 LAYERS: list[tuple[int, tuple[str, ...]]] = [
     (1, ("minnet.autograd", "minnet.extend")),
-    (2, ("minnet.nn", "minnet.losses", "minnet.optim", "minnet.hparams")),
+    (2, ("minnet.nn", "minnet.losses", "minnet.optim", "minnet.hparams", "minnet.compiler")),
     (3, ("minnet.graph",)),
     (4, ("minnet",)),  # the package facade: import minnet
     (5, ("minnet.train",)),
@@ -132,8 +132,9 @@ def test_import_minnet_loads_no_scikit_learn_tqdm_or_matplotlib():
 
 
 def test_one_training_step_loop_in_the_package():
-    """``optimizer.step()`` is called in one place: the epoch function every trainer uses."""
+    """``optimizer.step()`` is called in one place: the compiled step, which the epoch
+    function every trainer uses runs (compiled or, when it cannot compile, eagerly)."""
     step = re.compile(r"\b(optimizer|opt)\.step\(\)")
     callers = sorted(module for module, path in MODULES.items()
                      if step.search(path.read_text(encoding="utf-8")) and not module.startswith("minnet.optim"))
-    assert callers == ["minnet.train.loop"]
+    assert callers == ["minnet.compiler.step"]

@@ -46,6 +46,15 @@ def select(g: np.ndarray, keep: np.ndarray) -> np.ndarray:
     return np.multiply(g.view(bits), keep).view(g.dtype)
 
 
+def _select_into(g: np.ndarray, y: np.ndarray, scratch: np.ndarray) -> Callable[[], object]:
+    """``select(g, y > 0)`` written into g, with the mask kept in ``scratch``'s bytes."""
+    bits = _SAME_SIZE_INT.get(g.dtype.itemsize)
+    if bits is None:
+        return lambda: np.copyto(g, select(g, y > 0))
+    g_bits, mask = g.view(bits), scratch.view(bits)
+    return lambda: (np.greater(y, 0, out=mask), np.multiply(g_bits, mask, out=g_bits))
+
+
 @dataclass(frozen=True)
 class Activation:
     """One activation: its forward, its backward from the output, and how to show it."""
@@ -53,6 +62,9 @@ class Activation:
     name: str
     forward: Callable[[np.ndarray, np.ndarray | None], np.ndarray]  # act(z), into out if given (may be z)
     backward: Callable[[np.ndarray, np.ndarray], np.ndarray]  # (g, y) -> g·act'(z), y = act(z)
+    # (g, y, scratch) -> a function of no arguments that overwrites g with g·act'(z), the
+    # same numbers as ``backward``; a compiled step binds its buffers once and calls it
+    backward_into: Callable[[np.ndarray, np.ndarray, np.ndarray], Callable[[], object]]
     init: str  # the weight initialisation that suits it (a key of nn.init.INITIALIZERS)
     expression: str  # the output in terms of the input {0}
     derivative: str  # act'(z) in terms of the input {0}
@@ -66,6 +78,8 @@ ACTIVATIONS: dict[str, Activation] = {
             "sigmoid",
             forward=sigmoid_array,
             backward=lambda g, y: g * y * (1 - y),
+            backward_into=lambda g, y, s: lambda: (np.multiply(g, y, out=g), np.subtract(1, y, out=s),
+                                                   np.multiply(g, s, out=g)),
             init="glorot",
             expression="σ({0})",
             derivative="σ({0})(1−σ({0}))",
@@ -75,6 +89,8 @@ ACTIVATIONS: dict[str, Activation] = {
             "tanh",
             forward=lambda z, out: np.tanh(z, out=out),
             backward=lambda g, y: g * (1 - y * y),
+            backward_into=lambda g, y, s: lambda: (np.multiply(y, y, out=s), np.subtract(1, s, out=s),
+                                                   np.multiply(g, s, out=g)),
             init="glorot",
             expression="tanh {0}",
             derivative="1−tanh²{0}",
@@ -86,6 +102,7 @@ ACTIVATIONS: dict[str, Activation] = {
             # inactive unit gives 0, not nan (PyTorch's convention; 0 at z = 0 too)
             forward=lambda z, out: np.maximum(z, 0, out=out),
             backward=lambda g, y: select(g, y > 0),
+            backward_into=lambda g, y, s: _select_into(g, y, s),
             init="he",
             expression="relu {0}",
             derivative="[{0}>0]",

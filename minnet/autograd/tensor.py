@@ -60,7 +60,8 @@ class Tensor:
     ``Tensor([1, 2])`` uses the default dtype (float32 unless changed).
     """
 
-    __slots__ = ("data", "grad", "requires_grad", "name", "op", "_parents", "_backward", "_depth", "__weakref__")
+    __slots__ = ("data", "grad", "requires_grad", "name", "op", "_parents", "_backward", "_depth", "_args",
+                 "__weakref__")
     # numpy must defer to our reflected operators (ndarray * Tensor -> Tensor.__rmul__).
     __array_ufunc__ = None
 
@@ -72,6 +73,7 @@ class Tensor:
     _parents: tuple[Tensor, ...]
     _backward: Callable[[np.ndarray], Any] | None
     _depth: int
+    _args: tuple  # set only by the ops a compiled step replays: their non-tensor arguments
 
     def __init__(self, data: Any, requires_grad: bool = False, dtype: Any = None, name: str | None = None):
         self.data = _to_array(data, dtype)

@@ -1,5 +1,6 @@
 """The one training epoch: every trainer in minnet (``train.py``, the scikit-learn
-estimators, the benchmark) runs its minibatch steps through ``train_epoch``.
+estimators, the benchmark) runs its minibatch steps through ``train_epoch``, each
+step compiled (``minnet.compile_step``; models it cannot compile run eagerly).
 
 The divergence policy lives here, once: a step whose loss is NaN or infinite stops
 the epoch before its backward pass and update (so the weights stay those of the
@@ -16,12 +17,12 @@ from typing import Any
 import numpy as np
 
 from minnet.autograd.tensor import Tensor
+from minnet.compiler import CompiledStep, compile_step
 from minnet.losses import l2_regularized
 from minnet.nn.module import Module
-from minnet.optim import clip_grad_norm
 from minnet.train.errors import DivergedError
 
-__all__ = ["train_epoch", "batch_loss", "NonFiniteError"]
+__all__ = ["train_epoch", "training_step", "batch_loss", "NonFiniteError"]
 
 
 class NonFiniteError(DivergedError):
@@ -41,6 +42,18 @@ def batch_loss(
     return l2_regularized(loss, weights, l2) if l2 else loss
 
 
+def training_step(
+    model: Module, loss_fn: Callable[[Tensor, Any], Tensor], optimizer: Any, l2: float = 0.0,
+    weights: Sequence[Tensor] = (), clip: float = 0.0,
+) -> CompiledStep:
+    """The compiled step ``step(X_batch, target_batch)`` of ``batch_loss``: made once per
+    run and reused every epoch, so each batch shape is traced once."""
+    def loss(xb: np.ndarray, yb: np.ndarray) -> Tensor:
+        out = loss_fn(model(xb), yb)
+        return l2_regularized(out, weights, l2) if l2 else out
+    return compile_step(loss, optimizer, clip)
+
+
 def train_epoch(
     model: Module,
     loss_fn: Callable[[Tensor, Any], Tensor],
@@ -51,25 +64,23 @@ def train_epoch(
     l2: float = 0.0,
     weights: Sequence[Tensor] = (),
     clip: float = 0.0,
+    step: CompiledStep | None = None,
 ) -> float:
     """One pass of ``zero_grad(); backward(); step()`` over ``batches`` (row indices).
 
     The loss of a batch is ``loss_fn(model(X[rows]), target[rows])``, plus
     ``l2 · ½Σ‖W‖²`` over ``weights`` when ``l2`` > 0 (one ``l2_regularized`` node).
     With ``clip`` > 0 the gradients' joint norm is clipped to it before each step.
+    ``step`` is that step from ``training_step`` (made here when not given).
     Returns the mean loss over the rows; raises NonFiniteError on divergence.
     """
+    if step is None:
+        step = training_step(model, loss_fn, optimizer, l2, weights, clip)
     total, rows = 0.0, 0
-    for step, index in enumerate(batches, start=1):
-        loss = batch_loss(model, loss_fn, X, target, index, l2, weights)
-        value = loss.item()
+    for number, index in enumerate(batches, start=1):
+        value = step(X[index], target[index])
         if not math.isfinite(value):
-            raise NonFiniteError(f"the loss became {value} at step {step}")
-        optimizer.zero_grad()
-        loss.backward()
-        if clip:
-            clip_grad_norm(optimizer.params, clip)
-        optimizer.step()
+            raise NonFiniteError(f"the loss became {value} at step {number}")
         total += value * len(index)
         rows += len(index)
     for param in optimizer.params:

@@ -34,6 +34,7 @@ from tqdm.auto import tqdm
 from minnet import losses
 from minnet.autograd.state import no_grad
 from minnet.autograd.tensor import Tensor
+from minnet.compiler import CompiledStep
 from minnet.nn import Module
 from minnet.optim import OPTIMIZERS, SGD, Optimizer, lr_scheduler
 from minnet.train.checkpoint import load_checkpoint, save_checkpoint
@@ -43,7 +44,7 @@ from minnet.train.errors import CheckpointError, ConfigError, DivergedError, Min
 from minnet.train.factory import build_from_factory, factory_spec
 from minnet.train.files import atomic_write_text
 from minnet.train.history import append_history, history_csv, read_history
-from minnet.train.loop import NonFiniteError, train_epoch
+from minnet.train.loop import NonFiniteError, train_epoch, training_step
 from minnet.train.metrics import METRICS, rmse
 from minnet.train.models import build_mlp, mlp_spec
 
@@ -212,6 +213,7 @@ class _Run:
     snapshot: _Snapshot | None = None
     saved_epoch: int = 0
     saved_at: float = 0.0
+    step: CompiledStep | None = None  # the compiled training step, made at the first epoch
 
     @property
     def epoch(self) -> int:
@@ -335,9 +337,12 @@ def _run_epoch(run: _Run) -> None:
     """One epoch of ``run`` through ``train_epoch``, its divergence as a DivergedError naming the epoch."""
     config = run.config
     batches = minibatches(len(run.dataset.X_train), config.train.batch_size, config.train.shuffle, run.rng)
+    if run.step is None:
+        run.step = training_step(run.model, run.loss_fn, run.optimizer, config.loss.l2,
+                                 losses.weight_matrices(run.model), config.train.clip_grad_norm)
     try:
         train_epoch(run.model, run.loss_fn, run.optimizer, run.dataset.X_train, run.targets["train"], batches,
-                    l2=config.loss.l2, weights=losses.weight_matrices(run.model), clip=config.train.clip_grad_norm)
+                    step=run.step)
     except NonFiniteError:
         raise _diverged(run, run.epoch + 1) from None
 

@@ -1,0 +1,199 @@
+"""A traced step as straight-line numpy: buffers allocated once, every call ``out=``.
+
+A ``Plan`` is one ``Program`` at one batch shape.  ``forward`` writes each layer's
+output into its buffer and returns the loss; then one of two backward passes runs:
+
+* ``update_sgd(lr, weight_decay)``, plain SGD fused into the backward pass: the
+  learning rate is folded into the loss's gradient (the seed is −lr instead of 1), and
+  each weight's update is the BLAS product of its gradient with β = 1 − lr·d, where d
+  is the L2 coefficient plus the weight decay:  Wᵀ ← β·Wᵀ + xᵀ·G  in one ``gemm``, and
+  b ← β·b + Gᵀ·1 in one ``gemv``.  No gradient array is ever formed.
+* ``gradients()``, for every other optimizer: the gradients, the same numbers as
+  eager ``backward()``, written into buffers that become the parameters' ``.grad``.
+
+Both are exact in the sense of eager minnet: the same formulas in the same order, so
+``gradients()`` gives eager's numbers and the fused update differs from eager's only
+by the rounding of the reassociated update.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import numpy as np
+
+from minnet.autograd.activations import ACTIVATIONS
+from minnet.autograd.tensor import Tensor
+from minnet.compiler.trace import Program
+
+__all__ = ["Plan", "unsupported"]
+
+_add, _dot, _multiply = np.add, np.dot, np.multiply
+_reduce_add, _reduce_max = np.add.reduce, np.maximum.reduce
+
+
+def _data(arg: Any) -> np.ndarray:
+    return arg.data if isinstance(arg, Tensor) else arg
+
+
+def unsupported(program: Program, args: Sequence[Any]) -> str | None:
+    """Why the arrays at hand cannot run ``program`` compiled (None if they can)."""
+    x = _data(args[program.source])
+    arrays = [p.data for p in program.params]
+    if x.ndim != 2 or x.dtype.kind != "f" or len(x) == 0:
+        return "the input is not a non-empty (N, features) float batch"
+    for a in arrays:
+        if a.dtype is not x.dtype and a.dtype != x.dtype:
+            return "the parameters and the input differ in dtype"
+        if not (a.flags.c_contiguous and a.flags.writeable and a.flags.aligned):
+            return "a parameter is not a writeable C-ordered array"
+    if x.dtype not in (np.float32, np.float64):
+        return f"no BLAS routines for {x.dtype}"
+    target = _data(args[program.target])
+    if program.loss == "softmax_cross_entropy" and (target.shape != (len(x),) or target.dtype.kind not in "iu"):
+        return "the class labels are not integers of shape (N,)"
+    return None
+
+
+class Plan:
+    """Buffers and kernels of one ``Program`` for batches shaped like ``args``."""
+
+    def __init__(self, program: Program, args: Sequence[Any]):
+        from scipy.linalg import blas  # only when a step is compiled: scipy is slow to import
+
+        self.program = program
+        self.arrays = [p.data for p in program.params]  # the plan runs on these very arrays
+        x = _data(args[program.source])
+        n, dtype = len(x), x.dtype
+        self.n = n
+        self.gemm, self.gemv = blas.get_blas_funcs(("gemm", "gemv"), dtype=dtype)
+        self.ones = np.ones(n, dtype)
+        # per layer: W, Wᵀ, b, output, upstream, the activation's forward and backward, the
+        # parameter indices of W and b (−1: no bias)
+        self.layers: list[tuple] = []
+        for layer in program.layers:
+            W = self.arrays[layer.weight]
+            b = None if layer.bias is None else self.arrays[layer.bias]
+            out, up = np.empty((n, len(W)), dtype), np.empty((n, len(W)), dtype)
+            forward = backward = None
+            if layer.activation is not None:
+                activation = ACTIVATIONS[layer.activation]
+                forward = activation.forward
+                backward = activation.backward_into(up, out, np.empty_like(out))
+            bias_index = -1 if layer.bias is None else layer.bias
+            self.layers.append((W, W.T, b, out, up, forward, backward, layer.weight, bias_index))
+        logits, self.up = self.layers[-1][3], self.layers[-1][4]  # the loss's gradient goes to the last upstream
+        self.coefficient, self.constant = program.coefficient, program.constant
+        if program.loss == "softmax_cross_entropy":
+            classes = logits.shape[1]
+            self.rows = np.arange(n)
+            self.shape = (n, classes)
+            self.row_max = np.empty((n, 1), dtype)
+            self.total = np.empty((n, 1), dtype)
+            self.log_total = np.empty((n, 1), dtype)
+            self.flat_up = self.up.reshape(-1)  # a view: the one-hot target is subtracted through it
+            self.loss: Callable[[np.ndarray, np.ndarray], float] = self._cross_entropy
+        else:
+            self.loss = self._mse
+        self.decayed = [(a, d) for a, d in zip(self.arrays, program.decay, strict=True) if d]
+        in_chain = {layer.weight for layer in program.layers} | {layer.bias for layer in program.layers}
+        self.penalty_only = [(i, a) for i, a in enumerate(self.arrays) if i not in in_chain]
+        self.penalty_index = {i for i, _ in self.penalty_only}
+        self.grads = [np.empty_like(a) for a in self.arrays]
+        self.positions: np.ndarray | None = None
+        self.target: np.ndarray | None = None
+
+    def current(self) -> bool:
+        """Do the parameters still hold the arrays this plan was built on?"""
+        for p, a in zip(self.program.params, self.arrays, strict=True):
+            if p.data is not a:
+                return False
+        return True
+
+    # ---- forward --------------------------------------------------------------------
+
+    def forward(self, args: Sequence[Any]) -> float:
+        """Every layer's output, then the loss (penalties and constants included)."""
+        program = self.program
+        a = _data(args[program.source])
+        for _, WT, b, out, _, forward, *_ in self.layers:
+            _dot(a, WT, out=out)
+            if b is not None:
+                _add(out, b, out=out)
+            if forward is not None:
+                forward(out, out)
+            a = out
+        value = self.coefficient * self.loss(a, _data(args[program.target])) + self.constant
+        if self.decayed:
+            value += 0.5 * math.fsum(d * float(np.vdot(w, w)) for w, d in self.decayed)
+        return value
+
+    def _cross_entropy(self, z: np.ndarray, labels: np.ndarray) -> float:
+        """softmax_cross_entropy's forward on the logits buffer (shifted in place),
+        leaving exp(shifted) in the upstream buffer for the backward pass."""
+        self.positions = np.ravel_multi_index((self.rows, labels), self.shape)  # also checks every label
+        _reduce_max(z, axis=1, keepdims=True, out=self.row_max)
+        np.subtract(z, self.row_max, out=z)
+        np.exp(z, out=self.up)
+        _reduce_add(self.up, axis=1, keepdims=True, out=self.total)
+        np.log(self.total, out=self.log_total)
+        return float((_reduce_add(self.log_total, axis=None) - _reduce_add(z.take(self.positions))) / self.n)
+
+    def _mse(self, pred: np.ndarray, target: np.ndarray) -> float:
+        """mse_loss's forward: pred − target kept in the upstream buffer."""
+        if target.shape != pred.shape:
+            target = target.reshape(pred.shape)
+        diff = np.subtract(pred, target, out=self.up)
+        return float(0.5 * np.mean(diff * diff))
+
+    def _seed(self, scale: float) -> None:
+        """The loss's gradient times ``scale`` into the last layer's upstream buffer."""
+        up = self.up
+        if self.program.loss == "softmax_cross_entropy":
+            np.divide(up, self.total, out=up)  # softmax
+            self.flat_up[self.positions] -= 1  # minus the one-hot target
+            _multiply(up, scale / self.n, out=up)
+        else:
+            _multiply(up, scale / up.size, out=up)
+
+    # ---- backward -------------------------------------------------------------------
+
+    def update_sgd(self, lr: float, weight_decay: float, source: np.ndarray) -> None:
+        """θ ← θ − lr·(∇L + weight_decay·θ) for every parameter, fused into backward."""
+        self._seed(-lr * self.coefficient)
+        gemm, gemv, ones, decay, layers = self.gemm, self.gemv, self.ones, self.program.decay, self.layers
+        for k in range(len(layers) - 1, -1, -1):
+            W, WT, b, _, up, _, backward, wi, bi = layers[k]
+            if backward is not None:
+                backward()
+            x = layers[k - 1][3] if k else source
+            if k:
+                _dot(up, W, out=layers[k - 1][4])  # the gradient below, with W before its update
+            gemm(1.0, x.T, up.T, 1.0 - lr * (decay[wi] + weight_decay), WT, 0, 1, 1)
+            if b is not None:
+                gemv(1.0, up.T, ones, 1.0 - lr * (decay[bi] + weight_decay), b, 0, 1, 0, 1, 0, 1)
+        for i, a in self.penalty_only:
+            _multiply(a, 1.0 - lr * (decay[i] + weight_decay), out=a)
+
+    def gradients(self, source: np.ndarray) -> list[np.ndarray]:
+        """∇L for every parameter (``program.params`` order), in reused buffers."""
+        self._seed(self.coefficient)
+        grads, decay, layers = self.grads, self.program.decay, self.layers
+        for k in range(len(layers) - 1, -1, -1):
+            W, _, b, _, up, _, backward, wi, bi = layers[k]
+            if backward is not None:
+                backward()
+            x = layers[k - 1][3] if k else source
+            if k:
+                _dot(up, W, out=layers[k - 1][4])
+            _dot(up.T, x, out=grads[wi])
+            if b is not None:
+                _dot(self.ones, up, out=grads[bi])
+        for i, (a, d) in enumerate(zip(self.arrays, decay, strict=True)):
+            if d and i not in self.penalty_index:
+                grads[i] += d * a  # the L2 term's d·W
+        for i, a in self.penalty_only:
+            _multiply(a, decay[i], out=grads[i])
+        return grads
