@@ -40,7 +40,9 @@ def _data(arg: Any) -> np.ndarray:
 
 def unsupported(program: Program, args: Sequence[Any]) -> str | None:
     """Why the arrays at hand cannot run ``program`` compiled (None if they can)."""
-    x = _data(args[program.source])
+    x, target = _data(args[program.source]), _data(args[program.target])
+    if type(x) is not np.ndarray or type(target) is not np.ndarray:
+        return "the batch holds an array subclass"
     arrays = [p.data for p in program.params]
     if x.ndim != 2 or x.dtype.kind != "f" or len(x) == 0:
         return "the input is not a non-empty (N, features) float batch"
@@ -51,7 +53,6 @@ def unsupported(program: Program, args: Sequence[Any]) -> str | None:
             return "a parameter is not a writeable C-ordered array"
     if x.dtype not in (np.float32, np.float64):
         return f"no BLAS routines for {x.dtype}"
-    target = _data(args[program.target])
     if program.loss == "softmax_cross_entropy" and (target.shape != (len(x),) or target.dtype.kind not in "iu"):
         return "the class labels are not integers of shape (N,)"
     return None

@@ -20,8 +20,6 @@ import math
 from collections.abc import Callable, Sequence
 from typing import Any
 
-import numpy as np
-
 from minnet.autograd.tensor import Tensor
 from minnet.compiler.plan import Plan, unsupported
 from minnet.compiler.trace import Program, trace
@@ -50,14 +48,11 @@ def eager_step(loss: Any, optimizer: Optimizer, clip: float = 0.0) -> float:
 
 
 def _signature(args: Sequence[Any]) -> tuple | None:
-    """Shapes and dtypes of the batch; None when an argument is not an array."""
-    key = []
-    for a in args:
-        data = a.data if isinstance(a, Tensor) else a
-        if data.__class__ is not np.ndarray:
-            return None
-        key.append((data.shape, data.dtype.str))
-    return tuple(key)
+    """Shapes and dtypes of the batch; None when an argument is not an array or Tensor."""
+    try:
+        return tuple([(a.shape, a.dtype) for a in args])
+    except AttributeError:
+        return None
 
 
 class _Entry:
@@ -69,6 +64,10 @@ class _Entry:
         self.program, self.reason = program, reason
         self.plan: Plan | None = None
         self.verified = False
+
+
+_NOT_ARRAYS = _Entry(None, "an argument of the step is not an array or Tensor")
+_NOT_AN_OPTIMIZER = _Entry(None, "the optimizer is not a minnet Optimizer")
 
 
 class CompiledStep:
@@ -89,47 +88,40 @@ class CompiledStep:
     def reset(self) -> None:
         """Forget every traced plan: the next calls trace again."""
         self._entries: dict[tuple, _Entry] = {}
+        self._last: _Entry | None = None
         self._params = getattr(self.optimizer, "params", ())
         self._count = len(self._params)
 
     @property
     def reason(self) -> str | None:
-        """Why the last batch shape runs eagerly (None while it runs compiled)."""
-        return self._last.reason if getattr(self, "_last", None) is not None else None
-
-    def _fused(self) -> bool:
-        """Plain SGD (no momentum) without clipping: the update can be fused into backward."""
-        opt = self.optimizer
-        return type(opt) is SGD and not opt.momentum and not self.clip
+        """Why the last call ran eagerly (None if it ran compiled, or nothing ran yet)."""
+        return None if self._last is None else self._last.reason
 
     def __call__(self, *args: Any) -> float:
         key = _signature(args) if self._compilable else None
-        if key is None:
-            return eager_step(self.loss_fn(*args), self.optimizer, self.clip)
-        entry = self._entries.get(key)
-        if entry is not None and entry.plan is not None and not entry.plan.current():
-            entry = None
+        entry = self._entries.get(key) if key is not None else None
         params = self.optimizer.params
-        if params is not self._params or len(params) != self._count:
-            self.reset()
-            entry = None
-        if entry is None or not entry.verified:
-            entry = self._trace(key, entry, args)
-            if entry.plan is None:
-                return self._last_loss_eagerly()
+        if (entry is None or not entry.verified or params is not self._params or len(params) != self._count
+                or not entry.plan.current()):  # type: ignore[union-attr]  # verified entries have a plan
+            return self._slow_call(key, entry, args)
         self._last = entry
-        plan = entry.plan
-        assert plan is not None
-        source = args[plan.program.source]
-        source = source.data if isinstance(source, Tensor) else source
-        value = plan.forward(args)
+        return self._replay(entry.plan, args)  # type: ignore[arg-type]
+
+    def _replay(self, plan: Plan, args: Sequence[Any]) -> float:
+        """One step by ``plan``: forward, then the fused SGD update or gradients and ``step()``."""
+        try:
+            value = plan.forward(args)
+        except ValueError:  # a class label out of range: eager says which, in its words
+            return eager_step(self.loss_fn(*args), self.optimizer, self.clip)
         if not math.isfinite(value):
             return value
+        source = args[plan.program.source]
+        source = source.data if isinstance(source, Tensor) else source
         opt = self.optimizer
-        if self._fused():
+        if type(opt) is SGD and not opt.momentum and not self.clip:  # plain SGD: fused into backward
             if opt.params[0].grad is not None:  # no stale gradients from an eager step
                 opt.zero_grad()
-            plan.update_sgd(opt.lr, opt.weight_decay, source)  # type: ignore[attr-defined]
+            plan.update_sgd(opt.lr, opt.weight_decay, source)
             return value
         grads = plan.gradients(source)
         opt.zero_grad()
@@ -140,30 +132,37 @@ class CompiledStep:
         opt.step()
         return value
 
-    def _trace(self, key: tuple, entry: _Entry | None, args: Sequence[Any]) -> _Entry:
-        """Trace ``args``: a new entry, the verified one, or one that stays eager."""
-        program, self._loss = trace(self.loss_fn, args, self.optimizer.params)
-        if isinstance(program, str):
-            reason: str | None = program
-        else:
-            reason = unsupported(program, args)
-        if reason is not None or (entry is not None and entry.program != program):
-            entry = _Entry(None, reason or "two traces of the loss differ (it depends on the batch's values)")
+    def _slow_call(self, key: tuple | None, entry: _Entry | None, args: Sequence[Any]) -> float:
+        """A call the fast path cannot take: eager, or tracing (again)."""
+        if key is None:
+            self._last = _NOT_ARRAYS if self._compilable else _NOT_AN_OPTIMIZER
+            return eager_step(self.loss_fn(*args), self.optimizer, self.clip)
+        params = self.optimizer.params
+        if params is not self._params or len(params) != self._count:
+            self.reset()
+            entry = None
+        if entry is not None and entry.program is None:  # this batch shape runs eagerly
+            self._last = entry
+            return eager_step(self.loss_fn(*args), self.optimizer, self.clip)
+        if entry is not None and entry.plan is not None and not entry.plan.current():
+            entry = None  # the parameters' arrays were replaced: trace afresh
+        program, loss = trace(self.loss_fn, args, self.optimizer.params)
+        reason = program if isinstance(program, str) else unsupported(program, args)
+        if reason is None and entry is not None and entry.program != program:
+            reason = "two traces of the loss differ (it depends on the batch's values)"
+        if reason is not None:
+            entry = _Entry(None, reason)
         elif entry is None:
             assert isinstance(program, Program)
             entry = _Entry(program, None)
+            entry.plan = Plan(program, args)
         else:
             entry.verified = True
-        if entry.program is not None and (entry.plan is None or not entry.plan.current()):
-            assert isinstance(program, Program)
-            entry.plan = Plan(program, args)
         self._entries[key] = entry
         self._last = entry
-        return entry
-
-    def _last_loss_eagerly(self) -> float:
-        loss, self._loss = self._loss, None
-        return eager_step(loss, self.optimizer, self.clip)
+        if entry.plan is None:
+            return eager_step(loss, self.optimizer, self.clip)
+        return self._replay(entry.plan, args)
 
 
 def compile_step(loss_fn: Callable[..., Any], optimizer: Optimizer, clip_grad_norm: float = 0.0) -> CompiledStep:

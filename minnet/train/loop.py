@@ -38,7 +38,7 @@ def batch_loss(
     index: np.ndarray, l2: float = 0.0, weights: Sequence[Tensor] = (),
 ) -> Tensor:
     """L + l2·½Σ‖W‖² on the rows ``index``: the loss one training step minimises."""
-    loss = loss_fn(model(X[index]), target[index])
+    loss = loss_fn(model(X.take(index, axis=0)), target.take(index, axis=0))
     return l2_regularized(loss, weights, l2) if l2 else loss
 
 
@@ -78,7 +78,7 @@ def train_epoch(
         step = training_step(model, loss_fn, optimizer, l2, weights, clip)
     total, rows = 0.0, 0
     for number, index in enumerate(batches, start=1):
-        value = step(X[index], target[index])
+        value = step(X.take(index, axis=0), target.take(index, axis=0))  # take: cheaper than X[index]
         if not math.isfinite(value):
             raise NonFiniteError(f"the loss became {value} at step {number}")
         total += value * len(index)

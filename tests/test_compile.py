@@ -1,0 +1,249 @@
+"""``mn.compile_step``: the compiled step gives the eager step's numbers, falls back to
+eager where it cannot compile, and re-traces when what it captured changes."""
+
+from __future__ import annotations
+
+import glob
+import tracemalloc
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import minnet as mn
+from minnet import losses, nn, optim
+from minnet.compiler import step as step_module
+
+ROOT = Path(__file__).resolve().parents[1]
+RNG = np.random.default_rng(0)
+X = RNG.standard_normal((70, 5))
+LABELS = RNG.integers(0, 3, 70)
+VALUES = RNG.standard_normal((70, 2))
+BATCHES = [slice(i, i + 16) for i in range(0, 70, 16)]  # the last batch is shorter: a second shape
+
+
+def _model(activation="relu", dtype=np.float64, fused=True, outputs=3):
+    mn.manual_seed(1)
+    act = {"relu": nn.ReLU, "sigmoid": nn.Sigmoid, "tanh": nn.Tanh}[activation]
+    layers = [nn.Linear(5, 8, dtype=dtype), act(), nn.Linear(8, 6, dtype=dtype), act(),
+              nn.Linear(6, outputs, dtype=dtype)]
+    return nn.Sequential(*layers) if fused else _Unfused(layers)
+
+
+class _Unfused(nn.Module):
+    """The same MLP called layer by layer: separate linear and activation nodes."""
+
+    def __init__(self, layers):
+        self.layers = layers
+
+    def forward(self, x):
+        for layer in self.layers:
+            x = layer(x)
+        return x
+
+
+OPTIMIZERS = {
+    "sgd": lambda p: optim.SGD(p, lr=0.1),
+    "sgd-wd": lambda p: optim.SGD(p, lr=0.1, weight_decay=0.01),
+    "momentum": lambda p: optim.SGD(p, lr=0.1, momentum=0.9, dampening=0.1),
+    "nesterov": lambda p: optim.SGD(p, lr=0.1, momentum=0.9, nesterov=True, weight_decay=1e-3),
+    "adam": lambda p: optim.Adam(p, lr=0.01),
+    "adamw": lambda p: optim.AdamW(p, lr=0.01),
+}
+
+LOSSES = {
+    "readable": lambda m, lam: lambda xb, yb: losses.softmax_cross_entropy(m(xb), yb) + lam * losses.l2_penalty(m),
+    "fused": lambda m, lam: lambda xb, yb: losses.l2_regularized(losses.softmax_cross_entropy(m(xb), yb),
+                                                                 losses.weight_matrices(m), lam),
+    "plain": lambda m, lam: lambda xb, yb: losses.softmax_cross_entropy(m(xb), yb),
+    "scaled": lambda m, lam: lambda xb, yb: 2.0 * losses.softmax_cross_entropy(m(xb), yb) - lam * -losses.l2_penalty(m)
+    / 0.5 + 1.0,
+    "mse": lambda m, lam: lambda xb, yb: losses.mse_loss(m(xb), yb) + lam * losses.l2_penalty(m),
+}
+
+
+def _eager(loss_fn, opt, xb, yb):
+    loss = loss_fn(xb, yb)
+    opt.zero_grad()
+    loss.backward()
+    opt.step()
+    return loss.item()
+
+
+def _train_both(loss_name, opt_name, activation="relu", fused=True, epochs=2, lam=1e-2, dtype=np.float64):
+    """Train twice from the same start, compiled and eager; return (losses, params) of each."""
+    outputs = 2 if loss_name == "mse" else 3
+    target = VALUES if loss_name == "mse" else LABELS
+    results = []
+    for compiled in (True, False):
+        model = _model(activation, dtype, fused, outputs)
+        opt = OPTIMIZERS[opt_name](model.parameters())
+        loss_fn = LOSSES[loss_name](model, lam)
+        step = mn.compile_step(loss_fn, opt) if compiled else None
+        values = []
+        for _ in range(epochs):
+            for rows in BATCHES:
+                xb, yb = X[rows].astype(dtype), target[rows].astype(dtype) if loss_name == "mse" else target[rows]
+                values.append(step(xb, yb) if compiled else _eager(loss_fn, opt, xb, yb))
+        if compiled:
+            assert step.reason is None, step.reason
+        results.append((np.array(values), [p.data.copy() for p in model.parameters()]))
+    return results
+
+
+@pytest.mark.parametrize("opt_name", sorted(OPTIMIZERS))
+@pytest.mark.parametrize("loss_name", sorted(LOSSES))
+def test_compiled_equals_eager_for_every_optimizer_and_loss(loss_name, opt_name):
+    (compiled, params_c), (eager, params_e) = _train_both(loss_name, opt_name)
+    np.testing.assert_allclose(compiled, eager, rtol=1e-12, atol=1e-14)
+    for a, b in zip(params_c, params_e, strict=True):
+        np.testing.assert_allclose(a, b, rtol=1e-11, atol=1e-13)
+
+
+@pytest.mark.parametrize("activation", ["relu", "sigmoid", "tanh"])
+@pytest.mark.parametrize("fused", [True, False], ids=["sequential", "layer-by-layer"])
+def test_compiled_equals_eager_for_every_activation(activation, fused):
+    (compiled, params_c), (eager, params_e) = _train_both("readable", "sgd", activation, fused)
+    np.testing.assert_allclose(compiled, eager, rtol=1e-12)
+    for a, b in zip(params_c, params_e, strict=True):
+        np.testing.assert_allclose(a, b, rtol=1e-11, atol=1e-13)
+
+
+@pytest.mark.parametrize("opt_name", ["momentum", "adam"])
+def test_compiled_gradients_are_eagers_bit_for_bit(opt_name):
+    """Without the fused update, the compiled backward computes eager's very numbers
+    (the loss it reports adds its terms in another order)."""
+    (compiled, params_c), (eager, params_e) = _train_both("readable", opt_name)
+    np.testing.assert_allclose(compiled, eager, rtol=1e-15)
+    assert all(np.array_equal(a, b) for a, b in zip(params_c, params_e, strict=True))
+
+
+def test_float32_stays_within_float32_rounding():
+    (compiled, params_c), (eager, params_e) = _train_both("readable", "sgd", dtype=np.float32)
+    np.testing.assert_allclose(compiled, eager, rtol=1e-5)
+    for a, b in zip(params_c, params_e, strict=True):
+        np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-6)
+        assert a.dtype == np.float32
+
+
+def _step_and_model(loss_fn_of_model, opt=lambda p: optim.SGD(p, lr=0.1), model=None):
+    model = model or _model()
+    o = opt(model.parameters())
+    return mn.compile_step(loss_fn_of_model(model), o), model, o
+
+
+@pytest.mark.parametrize("case", ["residual", "probabilities", "batch-dependent constant", "list input"])
+def test_what_cannot_be_compiled_runs_eagerly_with_eagers_numbers(case):
+    def loss_of(model):
+        ce = losses.softmax_cross_entropy
+        if case == "residual":
+            return lambda xb, yb: ce(model(xb) + model(xb), yb)
+        if case == "probabilities":
+            return lambda xb, yb: ce(model(xb), np.eye(3)[yb])
+        if case == "batch-dependent constant":
+            return lambda xb, yb: ce(model(xb), yb) * float(np.abs(xb).sum())
+        return lambda xb, yb: ce(model(np.asarray(xb)), yb)
+    step, model, _ = _step_and_model(loss_of)
+    twin = _model()
+    opt = optim.SGD(twin.parameters(), lr=0.1)
+    for rows in BATCHES[:4] * 2:  # one batch shape: traced twice, then the verdict
+        xb = X[rows].tolist() if case == "list input" else X[rows]
+        value = step(xb, LABELS[rows])
+        assert value == pytest.approx(_eager(loss_of(twin), opt, xb, LABELS[rows]), rel=1e-12)
+    assert step.reason, "the step should say why it ran eagerly"
+    for a, b in zip(model.parameters(), twin.parameters(), strict=True):
+        np.testing.assert_allclose(a.data, b.data, rtol=1e-11)
+
+
+def test_guards_shape_replaced_parameters_lr_and_momentum():
+    step, model, opt = _step_and_model(lambda m: LOSSES["readable"](m, 1e-2))
+    twin = _model()
+    twin_opt = optim.SGD(twin.parameters(), lr=0.1)
+    twin_loss = LOSSES["readable"](twin, 1e-2)
+
+    def both(rows):
+        a = step(X[rows], LABELS[rows])
+        b = _eager(twin_loss, twin_opt, X[rows], LABELS[rows])
+        assert a == pytest.approx(b, rel=1e-12)
+        assert step.reason is None
+    for rows in BATCHES:  # two shapes, two plans
+        both(rows)
+    assert len(step._entries) == 2
+    opt.lr = twin_opt.lr = 0.03  # read on every call
+    both(BATCHES[0])
+    opt.momentum = twin_opt.momentum = 0.5  # the other backward pass
+    both(BATCHES[1])
+    both(BATCHES[1])
+    first = next(iter(model.parameters()))
+    first.data = first.data.copy()  # a replaced array: traced again, on the new array
+    twin_first = next(iter(twin.parameters()))
+    twin_first.data = twin_first.data.copy()
+    for rows in BATCHES[:2]:
+        both(rows)
+    for a, b in zip(model.parameters(), twin.parameters(), strict=True):
+        np.testing.assert_allclose(a.data, b.data, rtol=1e-11)
+
+
+def test_a_non_finite_loss_is_returned_without_an_update():
+    step, model, _ = _step_and_model(lambda m: lambda xb, yb: losses.softmax_cross_entropy(m(xb), yb))
+    step(X[:16], LABELS[:16])
+    step(X[:16], LABELS[:16])  # compiled from here on
+    before = [p.data.copy() for p in model.parameters()]
+    bad = X[:16].copy()
+    bad[0, 0] = np.inf
+    with np.errstate(invalid="ignore", over="ignore"):
+        assert not np.isfinite(step(bad, LABELS[:16]))
+    assert all(np.array_equal(a, p.data) for a, p in zip(before, model.parameters(), strict=True))
+
+
+def test_a_bad_label_is_eagers_clear_error():
+    step, _, _ = _step_and_model(lambda m: lambda xb, yb: losses.softmax_cross_entropy(m(xb), yb))
+    for _ in range(3):
+        step(X[:16], LABELS[:16])
+    labels = LABELS[:16].copy()
+    labels[3] = 7
+    with pytest.raises(ValueError, match="class label 7 is outside"):
+        step(X[:16], labels)
+
+
+def test_compiled_steps_keep_memory_flat():
+    step, _, _ = _step_and_model(lambda m: LOSSES["readable"](m, 1e-3))
+    for _ in range(20):
+        step(X[:16], LABELS[:16])
+    tracemalloc.start()
+    try:
+        for i in range(1000):
+            step(X[:16], LABELS[:16])
+            if i == 199:
+                early = tracemalloc.get_traced_memory()[0]
+        late = tracemalloc.get_traced_memory()[0]
+    finally:
+        tracemalloc.stop()
+    assert late - early < 4096, (early, late)
+
+
+@pytest.mark.slow
+def test_every_shipped_config_trains_compiled_like_eager(monkeypatch):
+    """One epoch of each config: compiled (where the model allows) against forced eager."""
+    from minnet.train import config as config_module
+    from minnet.train.run import _run_epoch, start_run
+
+    def epoch(path):
+        run = start_run(config_module.load_config(path), None)
+        _run_epoch(run)
+        return run, [p.data.copy() for p in run.model.parameters()]
+
+    for path in sorted(glob.glob(str(ROOT / "configs" / "*.toml"))):
+        run, compiled = epoch(path)
+        reason = run.step.reason
+        with monkeypatch.context() as patch:
+            patch.setattr(step_module, "trace", lambda *a: ("forced eager", a[0](*a[1])))
+            eager_run, eager = epoch(path)
+        assert eager_run.step.reason == "forced eager"
+        if "custom_model" in path:
+            assert reason is not None  # a residual block: eager, and says so
+        else:
+            assert reason is None, (path, reason)
+        tolerance = 1e-4 if run.config.dtype == "float32" else 1e-10
+        for a, b in zip(compiled, eager, strict=True):
+            np.testing.assert_allclose(a, b, rtol=tolerance, atol=tolerance, err_msg=path)
