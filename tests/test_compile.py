@@ -247,3 +247,16 @@ def test_every_shipped_config_trains_compiled_like_eager(monkeypatch):
         tolerance = 1e-4 if run.config.dtype == "float32" else 1e-10
         for a, b in zip(compiled, eager, strict=True):
             np.testing.assert_allclose(a, b, rtol=tolerance, atol=tolerance, err_msg=path)
+
+
+def test_a_float64_batch_for_a_float32_model_is_converted_like_eager():
+    model, twin = _model(dtype=np.float32), _model(dtype=np.float32)
+    opt, twin_opt = optim.SGD(model.parameters(), lr=0.1), optim.SGD(twin.parameters(), lr=0.1)
+    step = mn.compile_step(LOSSES["readable"](model, 1e-3), opt)
+    for rows in BATCHES[:4] * 2:
+        a = step(X[rows], LABELS[rows])  # float64 rows: Linear converts them to float32
+        b = _eager(LOSSES["readable"](twin, 1e-3), twin_opt, X[rows], LABELS[rows])
+        assert a == pytest.approx(b, rel=1e-5)
+    assert step.reason is None
+    for p, q in zip(model.parameters(), twin.parameters(), strict=True):
+        np.testing.assert_allclose(p.data, q.data, rtol=1e-4, atol=1e-6)

@@ -44,6 +44,8 @@ def unsupported(program: Program, args: Sequence[Any]) -> str | None:
     if type(x) is not np.ndarray or type(target) is not np.ndarray:
         return "the batch holds an array subclass"
     arrays = [p.data for p in program.params]
+    if program.cast is not None:
+        x = x.astype(program.cast)
     if x.ndim != 2 or x.dtype.kind != "f" or len(x) == 0:
         return "the input is not a non-empty (N, features) float batch"
     for a in arrays:
@@ -104,7 +106,7 @@ class Plan:
         self.penalty_index = {i for i, _ in self.penalty_only}
         self.grads = [np.empty_like(a) for a in self.arrays]
         self.positions: np.ndarray | None = None
-        self.target: np.ndarray | None = None
+        self.source: np.ndarray = x
 
     def current(self) -> bool:
         """Do the parameters still hold the arrays this plan was built on?"""
@@ -119,6 +121,9 @@ class Plan:
         """Every layer's output, then the loss (penalties and constants included)."""
         program = self.program
         a = _data(args[program.source])
+        if program.cast is not None:
+            a = a.astype(program.cast)
+        self.source = a  # the first layer's input, which its weight gradient needs
         for _, WT, b, out, _, forward, *_ in self.layers:
             _dot(a, WT, out=out)
             if b is not None:
@@ -161,9 +166,10 @@ class Plan:
 
     # ---- backward -------------------------------------------------------------------
 
-    def update_sgd(self, lr: float, weight_decay: float, source: np.ndarray) -> None:
+    def update_sgd(self, lr: float, weight_decay: float) -> None:
         """θ ← θ − lr·(∇L + weight_decay·θ) for every parameter, fused into backward."""
         self._seed(-lr * self.coefficient)
+        source = self.source
         gemm, gemv, ones, decay, layers = self.gemm, self.gemv, self.ones, self.program.decay, self.layers
         for k in range(len(layers) - 1, -1, -1):
             W, WT, b, _, up, _, backward, wi, bi = layers[k]
@@ -178,9 +184,10 @@ class Plan:
         for i, a in self.penalty_only:
             _multiply(a, 1.0 - lr * (decay[i] + weight_decay), out=a)
 
-    def gradients(self, source: np.ndarray) -> list[np.ndarray]:
+    def gradients(self) -> list[np.ndarray]:
         """∇L for every parameter (``program.params`` order), in reused buffers."""
         self._seed(self.coefficient)
+        source = self.source
         grads, decay, layers = self.grads, self.program.decay, self.layers
         for k in range(len(layers) - 1, -1, -1):
             W, _, b, _, up, _, backward, wi, bi = layers[k]

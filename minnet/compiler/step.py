@@ -20,7 +20,6 @@ import math
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from minnet.autograd.tensor import Tensor
 from minnet.compiler.plan import Plan, unsupported
 from minnet.compiler.trace import Program, trace
 from minnet.optim import SGD
@@ -115,15 +114,13 @@ class CompiledStep:
             return eager_step(self.loss_fn(*args), self.optimizer, self.clip)
         if not math.isfinite(value):
             return value
-        source = args[plan.program.source]
-        source = source.data if isinstance(source, Tensor) else source
         opt = self.optimizer
         if type(opt) is SGD and not opt.momentum and not self.clip:  # plain SGD: fused into backward
             if opt.params[0].grad is not None:  # no stale gradients from an eager step
                 opt.zero_grad()
-            plan.update_sgd(opt.lr, opt.weight_decay, source)
+            plan.update_sgd(opt.lr, opt.weight_decay)
             return value
-        grads = plan.gradients(source)
+        grads = plan.gradients()
         opt.zero_grad()
         for p, g in zip(plan.program.params, grads, strict=True):
             p.grad = g

@@ -18,6 +18,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
+
 from minnet.autograd.activations import ACTIVATIONS
 from minnet.autograd.tensor import Tensor
 
@@ -41,6 +43,7 @@ class Program:
     """What one training step computes, independent of the batch's values."""
 
     source: int  # the batch argument that feeds the first layer
+    cast: Any  # None, or the dtype the first layer converts that argument to (as eager does)
     layers: tuple[Layer, ...]
     loss: str  # "softmax_cross_entropy" or "mse_loss"
     target: int  # the batch argument holding the target
@@ -121,8 +124,8 @@ def _linear_terms(root: Tensor, optimized: set[int]) -> tuple[dict[Tensor, float
     return terms, decay, constant
 
 
-def _chain(top: Tensor, args: Sequence[Any], optimized: set[int]) -> tuple[int, list[tuple[Tensor, Tensor | None,
-                                                                                          str | None]]] | str:
+def _chain(top: Tensor, args: Sequence[Any], optimized: set[int]) -> tuple[int, Any, list[tuple[Tensor, Tensor | None,
+                                                                                               str | None]]] | str:
     """The MLP below a loss node, first layer first: (weight, bias, activation) per layer."""
     layers: list[tuple[Tensor, Tensor | None, str | None]] = []
     pending: str | None = None  # an activation node seen above the layer it belongs to
@@ -145,11 +148,23 @@ def _chain(top: Tensor, args: Sequence[Any], optimized: set[int]) -> tuple[int, 
         return "the model does not start with a linear layer"
     if node.requires_grad:
         return "the model's input requires a gradient"
-    source = _argument(node.data, args)
+    source, cast = _argument(node.data, args), None
+    if source is None:  # the argument converted to the weights' dtype, as Linear does
+        source, cast = _converted(node.data, args), node.data.dtype
     if source is None:
         return "the model's input is not one of the step's arguments"
     layers.reverse()
-    return source, layers
+    return source, cast, layers
+
+
+def _converted(value: Any, args: Sequence[Any]) -> int | None:
+    """Which array argument, converted to ``value``'s dtype, is ``value``."""
+    for i, a in enumerate(args):
+        data = a.data if isinstance(a, Tensor) else a
+        if (data.__class__ is np.ndarray and data.shape == value.shape and data.dtype.kind in "fiub"
+                and np.array_equal(data.astype(value.dtype), value)):
+            return i
+    return None
 
 
 def trace(loss_fn: Callable[..., Any], args: Sequence[Any], optimized: Sequence[Tensor]) -> tuple[Program | str, Any]:
@@ -183,7 +198,7 @@ def trace(loss_fn: Callable[..., Any], args: Sequence[Any], optimized: Sequence[
     chain = _chain(top._parents[0], args, ids)
     if isinstance(chain, str):
         return chain, loss
-    source, layers = chain
+    source, cast, layers = chain
     used = [t for w, b, _ in layers for t in (w, b) if t is not None]
     if len({id(t) for t in used}) != len(used):
         return "a parameter is used by two layers", loss
@@ -194,7 +209,7 @@ def trace(loss_fn: Callable[..., Any], args: Sequence[Any], optimized: Sequence[
             index[id(p)] = len(params)
             params.append(p)
     program = Program(
-        source=source,
+        source=source, cast=cast,
         layers=tuple(Layer(index[id(w)], None if b is None else index[id(b)], act) for w, b, act in layers),
         loss=top.op, target=target_index, coefficient=coefficient, constant=constant,
         decay=tuple(decay.get(id(p), (p, 0.0))[1] for p in params), params=tuple(params),
