@@ -72,8 +72,8 @@ class Optimizer:
                             f"got {_shown(state)}")
         hyper, entries = state["hyperparameters"], state["state"]
         if not isinstance(hyper, Mapping) or set(hyper) != set(self.hyperparameters):
-            raise ValueError(f"{where}: 'hyperparameters' must hold exactly {list(self.hyperparameters)}, "
-                             f"got {_shown(hyper)}")
+            got = f"the keys {list(hyper)}" if isinstance(hyper, Mapping) else _shown(hyper)
+            raise ValueError(f"{where}: 'hyperparameters' must hold exactly {list(self.hyperparameters)}, got {got}")
         values = {k: hparams.RULES[k](hyper[k], f"{where}: {k}") for k in self.hyperparameters}
         if not isinstance(entries, (list, tuple)) or len(entries) != len(self.params):
             raise ValueError(f"{where}: 'state' must be a list with one entry per parameter (the optimizer "

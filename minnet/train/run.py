@@ -647,9 +647,11 @@ def _check_hyperparameters(run: _Run, checkpoint: Checkpoint) -> None:
     lr = stored.get("lr")
     schedule = checkpoint.meta["schedule"]
     if run.schedule is None:
-        if schedule is not None or lr != config_lr:
+        if schedule is not None:
+            raise checkpoint.error(f"meta field 'schedule' is {schedule!r}, but the run's config has no optim.schedule")
+        if lr != config_lr:
             raise checkpoint.error(f"meta field 'optimizer.hyperparameters.lr' is {lr!r}, but the run's config has "
-                                   f"optim.lr = {config_lr!r} and no schedule; the config is the truth")
+                                   f"optim.lr = {config_lr!r}; the config is the truth")
         return
     fields = run.schedule.fields
     if not isinstance(schedule, dict) or sorted(schedule) != sorted(fields) or not all(
