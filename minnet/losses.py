@@ -54,6 +54,8 @@ def mse_loss(pred: Tensor, target: Any) -> Tensor:
             target = target.reshape(-1, 1)
         else:
             raise ValueError(f"mse_loss: target has shape {target.shape}, expected {pred.shape} like pred")
+    if not pred.data.size:
+        raise ValueError(f"mse_loss: empty batch (pred has shape {pred.shape}); a mean needs at least one element")
     diff = pred.data - target.data
     out = np.asarray(0.5 * np.mean(diff * diff), dtype=pred.dtype)
     if not needs_grad(pred, target):
@@ -112,6 +114,9 @@ def softmax_cross_entropy(logits: Tensor | np.ndarray, target: Any) -> Tensor:
     z = logits.data
     if z.ndim != 2:
         raise ValueError(f"softmax_cross_entropy: logits must have shape (N, C), got {z.shape}")
+    if not z.size:
+        raise ValueError(f"softmax_cross_entropy: empty batch (logits of shape {z.shape}); "
+                         "it needs at least one row and one class")
     n = len(z)
     # ufunc reductions directly: ndarray.max/.sum add a Python-level wrapper per call
     shifted = z - np.maximum.reduce(z, axis=1, keepdims=True)

@@ -37,7 +37,7 @@ _ndarray = np.ndarray
 def constant(value: Any) -> Tensor:
     """A tensor that needs no gradient, around an array an op has just computed (not copied)."""
     out = _new(Tensor)
-    out.data = value if value.__class__ is _ndarray else np.asarray(value)
+    out._data = value if value.__class__ is _ndarray else np.asarray(value)
     out.grad = None
     out.requires_grad = False
     out.name = None
@@ -58,7 +58,7 @@ def record(
         if p._depth >= depth:
             depth = p._depth + 1
     out = _new(Tensor)
-    out.data = value if value.__class__ is _ndarray else np.asarray(value)
+    out._data = value if value.__class__ is _ndarray else np.asarray(value)
     out.grad = None
     out.requires_grad = True
     out.name = None

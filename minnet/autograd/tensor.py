@@ -17,6 +17,7 @@ implementations are the functions of :mod:`minnet.autograd.ops`, which binds the
 from __future__ import annotations
 
 from collections.abc import Callable
+from operator import attrgetter
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -53,6 +54,20 @@ def _to_array(data: Any, dtype: Any = None) -> np.ndarray:
     raise TypeError(f"Tensor data must be real numbers, got an array of dtype {arr.dtype}")
 
 
+def _set_data(tensor: Tensor, value: Any) -> None:
+    """``t.data = array`` replaces the value, dtype included (as in PyTorch); anything but a
+    float array is a TypeError now, not a confusing error in some later op."""
+    if value.__class__ is not np.ndarray or value.dtype.kind != "f":
+        if isinstance(value, np.floating):
+            value = np.asarray(value)
+        elif not isinstance(value, np.ndarray):
+            raise TypeError(f"Tensor.data must be a float numpy array, got {type(value).__name__}")
+        elif value.dtype.kind != "f":
+            raise TypeError(f"Tensor.data must be a float numpy array, got an array of dtype {value.dtype}; "
+                            "convert it first, e.g. array.astype(np.float32)")
+    tensor._data = value
+
+
 class Tensor:
     """An n-dimensional float array that can record the ops applied to it.
 
@@ -60,12 +75,12 @@ class Tensor:
     ``Tensor([1, 2])`` uses the default dtype (float32 unless changed).
     """
 
-    __slots__ = ("data", "grad", "requires_grad", "name", "op", "_parents", "_backward", "_depth", "_args",
+    __slots__ = ("_data", "grad", "requires_grad", "name", "op", "_parents", "_backward", "_depth", "_args",
                  "__weakref__")
     # numpy must defer to our reflected operators (ndarray * Tensor -> Tensor.__rmul__).
     __array_ufunc__ = None
 
-    data: np.ndarray
+    _data: np.ndarray
     grad: np.ndarray | None
     requires_grad: bool
     name: str | None
@@ -76,7 +91,7 @@ class Tensor:
     _args: tuple  # set only by the ops a compiled step replays: their non-tensor arguments
 
     def __init__(self, data: Any, requires_grad: bool = False, dtype: Any = None, name: str | None = None):
-        self.data = _to_array(data, dtype)
+        self._data = _to_array(data, dtype)
         self.grad = None
         self.requires_grad = bool(requires_grad)
         self.name = name
@@ -84,6 +99,18 @@ class Tensor:
         self._parents = ()
         self._backward = None
         self._depth = 0
+
+    # ---- the value: read at slot speed, checked when assigned ----------------------
+
+    if TYPE_CHECKING:
+        @property
+        def data(self) -> np.ndarray: ...
+        @data.setter
+        def data(self, value: np.ndarray) -> None: ...
+    else:
+        # Ops read ``.data`` all the time: a C-level getter costs a fraction of a Python one.
+        # Ops create their outputs by setting ``_data`` (minnet.extend.record).
+        data = property(attrgetter("_data"), _set_data, doc="The value, a float numpy array (assignable).")
 
     # ---- shape and value helpers -------------------------------------------------
 

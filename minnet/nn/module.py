@@ -29,6 +29,29 @@ class Parameter(Tensor):
         return "Parameter " + super().__repr__()
 
 
+def _checked_value(name: str, value: Any, param: Parameter) -> np.ndarray:
+    """``value`` as an array for ``param``, or the TypeError/ValueError naming ``name``."""
+    array = value.data if isinstance(value, Tensor) else value
+    if not isinstance(array, np.ndarray):
+        try:
+            array = np.asarray(array)
+        except (TypeError, ValueError):
+            raise TypeError(f"load_state_dict: {name!r} is a {type(value).__name__}, not an array") from None
+    if array.dtype.kind not in "fiu":
+        raise TypeError(f"load_state_dict: {name!r} has dtype {array.dtype} ({type(value).__name__}); "
+                        "parameters take arrays of real numbers")
+    if array.shape != param.shape:
+        raise ValueError(
+            f"load_state_dict: {name!r} has shape {array.shape} in the state, "
+            f"but the model's parameter has shape {param.shape}"
+        )
+    with np.errstate(over="ignore"):
+        cast = array.astype(param.dtype)
+    if not np.isfinite(cast).all() and np.isfinite(array).all():
+        raise ValueError(f"load_state_dict: {name!r} holds values beyond the range of the parameter's {param.dtype}")
+    return cast
+
+
 class Module:
     """Base class of layers and models: ``__call__`` runs ``forward``.
 
@@ -150,7 +173,12 @@ class Module:
         return {name: param.data.copy() for name, param in self.named_parameters()}
 
     def load_state_dict(self, state: Mapping[str, Any], strict: bool = True) -> None:
-        """Copy values into the parameters in place; strict: keys and shapes must match."""
+        """Copy values into the parameters in place, all or nothing: every entry is checked
+        (keys when ``strict``, as in PyTorch; a real-number array of the parameter's shape,
+        representable in its dtype) before any parameter changes."""
+        if not isinstance(state, Mapping):
+            raise TypeError(f"load_state_dict: expected a mapping of parameter names to arrays, "
+                            f"got {type(state).__name__}")
         params = dict(self.named_parameters())
         if strict:
             missing = [k for k in params if k not in state]
@@ -160,17 +188,8 @@ class Module:
                     f"load_state_dict: missing keys {missing}, unexpected keys {unexpected} "
                     f"for {type(self).__name__} with parameters {list(params)}"
                 )
-        updates = []
-        for name, value in state.items():
-            if name not in params:
-                continue
-            value = np.asarray(value.data if isinstance(value, Tensor) else value)
-            if value.shape != params[name].shape:
-                raise ValueError(
-                    f"load_state_dict: {name!r} has shape {value.shape} in the state, "
-                    f"but the model's parameter has shape {params[name].shape}"
-                )
-            updates.append((params[name], value))
+        updates = [(params[name], _checked_value(name, value, params[name]))
+                   for name, value in state.items() if name in params]
         for param, value in updates:  # only once everything is known to fit
             param.data[...] = value
 

@@ -24,6 +24,7 @@ class Adam(Optimizer):
     """
 
     hyperparameters = ("lr", "betas", "eps", "weight_decay")
+    buffers = {"step": "count", "exp_avg": "array", "exp_avg_sq": "array"}
     decoupled = False
 
     def __init__(self, params: Iterable[Tensor], lr: float = 1e-3, betas: Any = (0.9, 0.999), eps: float = 1e-8,

@@ -86,4 +86,6 @@ def train_epoch(
     for param in optimizer.params:
         if not np.isfinite(param.data).all():
             raise NonFiniteError("a weight became NaN or infinite")
-    return total / rows if rows else math.nan
+    if not rows:
+        raise ValueError("train_epoch: got no batches: nothing to train on")
+    return total / rows

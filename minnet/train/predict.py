@@ -13,7 +13,7 @@ from minnet.autograd.tensor import Tensor
 from minnet.nn import Module
 from minnet.train.checkpoint import load_checkpoint
 from minnet.train.data import MISSING_MARKERS
-from minnet.train.errors import CheckpointError, DataError
+from minnet.train.errors import DataError
 from minnet.train.factory import build_from_factory
 from minnet.train.metrics import r2_score
 from minnet.train.models import build_mlp
@@ -183,19 +183,17 @@ def _is_number(cell: str) -> bool:
 
 
 def load_run(run_dir: str | Path) -> TrainedModel:
-    """The trained model of a run folder (its ``model.npz``), ready to predict."""
+    """The trained model of a run folder (its ``model.npz``, checked by ``load_checkpoint``), ready to predict."""
     checkpoint = load_checkpoint(Path(run_dir) / "model.npz")
-    spec = checkpoint.meta.get("model", {})
-    config = checkpoint.meta.get("config", {})
+    spec, dtype = checkpoint.meta["model"], checkpoint.config.dtype
+    if spec["type"] == "factory":
+        n_inputs, n_outputs = spec["sizes"]
+        model: Module = build_from_factory(spec["factory"], spec["options"], n_inputs, n_outputs,
+                                           np.random.default_rng(0), dtype)
+    else:
+        model = build_mlp(spec["sizes"], spec["activation"], dtype=dtype)
     try:
-        dtype = config.get("dtype", "float32")
-        if spec.get("type") == "factory":
-            n_inputs, n_outputs = spec["sizes"]
-            model: Module = build_from_factory(spec["factory"], spec["options"], n_inputs, n_outputs,
-                                               np.random.default_rng(0), dtype)
-        else:
-            model = build_mlp(spec["sizes"], spec["activation"], dtype=dtype)
         model.load_state_dict(checkpoint.params)
     except (KeyError, TypeError, ValueError) as exc:
-        raise CheckpointError(f"{str(run_dir)!r}: checkpoint does not describe a minnet MLP: {exc}") from None
+        raise checkpoint.error(f"its parameters do not fit the model it describes: {exc.args[0]}") from None
     return TrainedModel(model, checkpoint.meta, checkpoint.state)

@@ -25,6 +25,7 @@ import sys
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -37,10 +38,10 @@ from minnet.autograd.tensor import Tensor
 from minnet.compiler import CompiledStep
 from minnet.nn import Module
 from minnet.optim import OPTIMIZERS, SGD, Optimizer, lr_scheduler
-from minnet.train.checkpoint import load_checkpoint, save_checkpoint
+from minnet.train.checkpoint import Checkpoint, load_checkpoint, save_checkpoint
 from minnet.train.config import Config, apply_overrides, config_from_dict, config_to_dict, load_config, to_toml
 from minnet.train.data import Dataset, dataset_hash, load_dataset, minibatches, original_labels
-from minnet.train.errors import CheckpointError, ConfigError, DivergedError, MinnetError, TrainingInterrupted
+from minnet.train.errors import CheckpointError, ConfigError, DataError, DivergedError, TrainingInterrupted
 from minnet.train.factory import build_from_factory, factory_spec
 from minnet.train.files import atomic_write_text
 from minnet.train.history import append_history, history_csv, read_history
@@ -287,9 +288,15 @@ class _Run:
             },
             "last_row": self.history[snap.epoch - 1],
             "early_stopping": snap.best.to_meta(),
+            "data_hash": self.data_hash,
         }
         save_checkpoint(self.run_dir / "model.npz", params, meta, state)
         self.saved_epoch, self.saved_at = snap.epoch, time.monotonic()
+
+    @cached_property
+    def data_hash(self) -> str:
+        """What the model was trained on, so ``--resume`` can tell if the data changed."""
+        return dataset_hash(self.dataset)
 
     @property
     def model_spec(self) -> dict[str, Any]:
@@ -452,7 +459,7 @@ def _metrics(run: _Run, status: str) -> dict[str, Any]:
         metrics["stopped_early"] = run.stopped
     metrics["versions"] = versions()
     metrics["config_hash"] = hashlib.sha256(to_toml(run.config).encode("utf-8")).hexdigest()
-    metrics["data_hash"] = dataset_hash(run.dataset)
+    metrics["data_hash"] = run.data_hash
     return metrics
 
 
@@ -538,42 +545,146 @@ def train(
 
 
 def resume(run_dir: str | Path, overrides: Sequence[tuple[str, Any]] = (), quiet: bool = True) -> TrainResult:
-    """Continue a run from its checkpoint; only ``train.epochs`` may be changed."""
+    """Continue a run from its checkpoint; only ``train.epochs`` may be changed.
+
+    A run resumes exactly as it was trained: its ``config.toml`` (the truth for every
+    hyper-parameter; an edited ``train.epochs`` is the one change it may carry), its
+    checkpoint, its data (checked against the checkpoint's ``data_hash``) and its
+    ``history.csv`` must agree, else a ConfigError, CheckpointError or DataError says
+    where they differ.  Nothing is written before all of it has been checked.  History
+    rows after the checkpoint's epoch are dropped: the checkpoint is the truth, and
+    those epochs are trained again.
+    """
     run_dir = Path(run_dir)
     if not run_dir.is_dir():
         raise CheckpointError(f"--resume: run folder {str(run_dir)!r} does not exist")
-    checkpoint = load_checkpoint(run_dir / "model.npz")
     for key, _ in overrides:
         if key != "train.epochs":
             raise ConfigError(f"--resume continues a run as configured; only train.epochs may be changed, not {key}")
-    try:
-        config = config_from_dict(apply_overrides(checkpoint.meta["config"], overrides))
-        run = start_run(config, run_dir)
-        current = {k[len("current/"):]: v for k, v in checkpoint.state.items() if k.startswith("current/")}
-        run.model.load_state_dict(current or checkpoint.params)
-        stopping = checkpoint.meta.get("early_stopping", {})
-        if run.patience and stopping.get("best_epoch"):
-            run.best = _Best(int(stopping["best_epoch"]), float(stopping["best_val_loss"]),
-                             int(stopping["stale_epochs"]), {k: v.copy() for k, v in checkpoint.params.items()})
-        run.optimizer.load_state_dict(_optimizer_from_checkpoint(checkpoint.meta["optimizer"], checkpoint.state))
-        if run.schedule is not None:
-            run.schedule.load_state_dict(checkpoint.meta["schedule"])
-        run.rng.bit_generator.state = checkpoint.meta["rng"]
-        epoch = int(checkpoint.meta["epoch"])
-        # history.csv may run ahead of the checkpoint (rows are written every epoch) or,
-        # after a crash mid-write, lack its last row: the checkpoint decides.
-        rows = [row for row in read_history(run_dir) if row["epoch"] <= epoch][:epoch]
-        if len(rows) < epoch:
-            rows.append(checkpoint.meta["last_row"])
-        if len(rows) != epoch:
-            raise ValueError(f"history.csv has {len(rows)} of the {epoch} epochs the checkpoint has")
-        run.history = rows
-        run.saved_epoch = epoch
-    except (KeyError, TypeError, ValueError) as exc:
-        if isinstance(exc, MinnetError):
-            raise
-        raise CheckpointError(f"{str(run_dir / 'model.npz')!r} does not fit its run: {exc}") from None
+    checkpoint = load_checkpoint(run_dir / "model.npz")
+    config = _resumed_config(run_dir, checkpoint, overrides)
+    run = start_run(config, run_dir)
+    stored_hash = checkpoint.meta.get("data_hash")
+    if stored_hash is not None and stored_hash != run.data_hash:
+        source = f"data file {config.data.path!r}" if config.data.dataset == "csv" else f"dataset {config.data.dataset!r}"
+        raise DataError(f"--resume: {source} is not the data run {str(run_dir)!r} was trained on (its contents "
+                        "differ from the checkpoint's data_hash); restore it, or start a new run")
+    _restore(run, checkpoint)
+    run.history = _resumed_history(run_dir, checkpoint)
+    run.saved_epoch = run.epoch
     atomic_write_text(run_dir / "config.toml", to_toml(config))
     atomic_write_text(run_dir / "history.csv", history_csv(run.history))
     metrics = _loop(run, quiet)
     return TrainResult(run.model, run.history, metrics, run.dataset, run_dir, config)
+
+
+def _resumed_config(run_dir: Path, checkpoint: Checkpoint, overrides: Sequence[tuple[str, Any]]) -> Config:
+    """The run's ``config.toml`` (or, when it is gone, the checkpoint's config) with the
+    ``train.epochs`` override, refused if it differs from what the checkpoint was trained with."""
+    path = run_dir / "config.toml"
+    if path.exists():
+        try:
+            config = load_config(path)
+        except ConfigError as exc:
+            raise ConfigError(f"--resume: the run's config {str(path)!r} is invalid: {exc}") from None
+    else:
+        config = checkpoint.config
+    config = config_from_dict(apply_overrides(config_to_dict(config), overrides))
+    ours, theirs = _flat(config_to_dict(config)), _flat(config_to_dict(checkpoint.config))
+    for key in sorted(ours.keys() | theirs.keys()):
+        if key in ("train.epochs", "data.path"):  # the one allowed change; the data is checked by its hash
+            continue
+        if ours.get(key) != theirs.get(key):
+            raise ConfigError(f"--resume: {str(path)!r} has {key} = {ours.get(key)!r}, but the checkpoint was "
+                              f"trained with {theirs.get(key)!r}; a run resumes as it was trained (only "
+                              "train.epochs may change): restore the config, or start a new run")
+    return config
+
+
+def _flat(table: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+    """``{"optim": {"lr": 0.1}}`` as ``{"optim.lr": 0.1}``."""
+    flat: dict[str, Any] = {}
+    for key, value in table.items():
+        if isinstance(value, dict) and not prefix:
+            flat.update(_flat(value, f"{key}."))
+        else:
+            flat[prefix + key] = value
+    return flat
+
+
+def _restore(run: _Run, checkpoint: Checkpoint) -> None:
+    """Weights, optimizer, schedule, shuffling generator and early stopping from the
+    checkpoint, each checked against the run's config before it is used."""
+    meta = checkpoint.meta
+    current = {k[len("current/"):]: v for k, v in checkpoint.state.items() if k.startswith("current/")}
+    try:
+        run.model.load_state_dict(current or checkpoint.params)
+    except (KeyError, ValueError, TypeError) as exc:
+        raise checkpoint.error(f"its parameters do not fit the run's model: {exc.args[0]}") from None
+    stopping = meta.get("early_stopping", {})
+    if run.patience and stopping.get("best_epoch"):
+        run.best = _Best(stopping["best_epoch"], float(stopping["best_val_loss"]), stopping["stale_epochs"],
+                         {k: v.copy() for k, v in checkpoint.params.items()})
+    _check_hyperparameters(run, checkpoint)
+    try:
+        run.optimizer.load_state_dict(_optimizer_from_checkpoint(meta["optimizer"], checkpoint.state))
+    except (KeyError, ValueError, TypeError) as exc:
+        raise checkpoint.error(f"meta field 'optimizer' does not fit the run's optimizer: {exc.args[0]}") from None
+    if run.schedule is not None:
+        run.schedule.load_state_dict(meta["schedule"])
+    try:
+        run.rng.bit_generator.state = meta["rng"]
+    except (KeyError, ValueError, TypeError, OverflowError) as exc:
+        raise checkpoint.error(f"meta field 'rng' is not a state of numpy's PCG64 generator: {exc}") from None
+
+
+def _check_hyperparameters(run: _Run, checkpoint: Checkpoint) -> None:
+    """The config is the truth: the checkpoint's optimizer and schedule must hold its
+    values.  Only the learning rate moves, and only under a schedule, which never
+    raises it above ``optim.lr`` (its ``base_lr``)."""
+    config_lr = run.config.optim.lr
+    built = {k: (list(v) if isinstance(v, tuple) else v) for k, v in run.optimizer.state_dict()["hyperparameters"].items()}
+    stored = checkpoint.meta["optimizer"]["hyperparameters"]
+    for key in sorted(built.keys() | stored.keys()):
+        if key != "lr" and stored.get(key) != built.get(key):
+            raise checkpoint.error(f"meta field 'optimizer.hyperparameters.{key}' is {stored.get(key)!r}, but the "
+                                   f"run's config has optim.{key} = {built.get(key)!r}; the config is the truth")
+    lr = stored.get("lr")
+    schedule = checkpoint.meta["schedule"]
+    if run.schedule is None:
+        if schedule is not None:
+            raise checkpoint.error(f"meta field 'schedule' is {schedule!r}, but the run's config has no optim.schedule")
+        if lr != config_lr:
+            raise checkpoint.error(f"meta field 'optimizer.hyperparameters.lr' is {lr!r}, but the run's config has "
+                                   f"optim.lr = {config_lr!r}; the config is the truth")
+        return
+    fields = run.schedule.fields
+    if not isinstance(schedule, dict) or sorted(schedule) != sorted(fields) or not all(
+            isinstance(schedule[k], (int, float)) and not isinstance(schedule[k], bool) for k in fields):
+        raise checkpoint.error(f"meta field 'schedule' must hold the numbers {list(fields)} of optim.schedule = "
+                               f"{run.config.optim.schedule!r}, got {schedule!r}")
+    if schedule["base_lr"] != config_lr or schedule["last_epoch"] != checkpoint.meta["epoch"]:
+        raise checkpoint.error(f"meta field 'schedule' {schedule} does not follow the run's config (optim.lr = "
+                               f"{config_lr!r}) to epoch {checkpoint.meta['epoch']}")
+    if not (isinstance(lr, float) and 0 < lr <= config_lr):
+        raise checkpoint.error(f"meta field 'optimizer.hyperparameters.lr' is {lr!r}; under optim.schedule = "
+                               f"{run.config.optim.schedule!r} it must be a number in (0, optim.lr = {config_lr!r}]")
+
+
+def _resumed_history(run_dir: Path, checkpoint: Checkpoint) -> list[dict[str, float]]:
+    """history.csv's rows up to the checkpoint's epoch.  Rows after it are dropped (the
+    checkpoint is the truth: those epochs are trained again), and a missing last row
+    is the checkpoint's own copy of it; a gap, a duplicate or a row that disagrees with
+    the checkpoint is refused."""
+    epoch, last_row = checkpoint.meta["epoch"], checkpoint.meta["last_row"]
+    path = run_dir / "history.csv"
+    rows = read_history(run_dir, columns=list(last_row))[:epoch]
+    if len(rows) == epoch - 1:
+        rows.append(dict(last_row))
+    if len(rows) < epoch:
+        raise DataError(f"--resume: {str(path)!r} has {len(rows)} rows, but the checkpoint is at epoch {epoch}; "
+                        "it needs one row per epoch up to it")
+    if rows[-1] != last_row:
+        raise DataError(f"--resume: {str(path)!r} line {epoch + 1} (epoch {epoch}) differs from the checkpoint's "
+                        "record of that epoch; the history belongs to another run")
+    return rows

@@ -31,6 +31,7 @@ from joblib import Parallel, delayed, parallel_config
 from threadpoolctl import threadpool_limits
 from tqdm.auto import tqdm
 
+from minnet.train.checkpoint import load_checkpoint
 from minnet.train.compare import REGULARIZES, runs_csv, summary_csv
 from minnet.train.config import (
     Config,
@@ -310,6 +311,5 @@ def label(assignment: dict[str, Any]) -> str:
 
 def final_weights(run: SweepRun) -> np.ndarray:
     """Every weight-matrix entry the run's checkpoint holds, flattened (for histograms)."""
-    with np.load(run.run_dir / "model.npz", allow_pickle=False) as archive:
-        return np.concatenate([archive[k].ravel() for k in archive.files
-                               if k.startswith("param/") and archive[k].ndim >= 2])
+    params = load_checkpoint(run.run_dir / "model.npz").params
+    return np.concatenate([p.ravel() for p in params.values() if p.ndim >= 2])
