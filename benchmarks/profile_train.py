@@ -1,6 +1,6 @@
 """Where does a minnet training step spend its time?
 
-Runs the user loop of ``bench_train.py`` with a timer around each phase of a step
+Runs the eager loop of ``bench_train.py`` (``eager``: the step uncompiled) with a timer around each phase of a step
 (indexing, forward, loss, L2 penalty, the scalar ops combining them, zero_grad,
 backward split into topological sort and the engine loop, optimizer step, item()) and
 prints the median time of each phase per step, next to the numpy reference's whole
@@ -30,7 +30,7 @@ PHASES = ("index", "forward", "loss", "l2_regularized", "zero_grad",
           "toposort", "backward (rest)", "step", "item")
 
 
-def phase_times(trainer: bench.MinnetTrainer, perms: list[np.ndarray]) -> dict[str, float]:
+def phase_times(trainer: bench.EagerTrainer, perms: list[np.ndarray]) -> dict[str, float]:
     """Median µs per step of each phase over all steps of the given epochs."""
     from minnet import losses
     from minnet.autograd import engine
@@ -79,7 +79,7 @@ def step_time(trainer: bench.Trainer, perms: list[np.ndarray], batch: int) -> fl
     return 1e6 * best / steps
 
 
-def top_functions(trainer: bench.MinnetTrainer, perms: list[np.ndarray], count: int) -> list[tuple[float, float, float, str]]:
+def top_functions(trainer: bench.EagerTrainer, perms: list[np.ndarray], count: int) -> list[tuple[float, float, float, str]]:
     """(own µs, cumulative µs, calls) per step of the functions with most own time."""
     steps = len(perms) * -(-len(perms[0]) // trainer.p.batch)
     profile = cProfile.Profile()
@@ -102,7 +102,7 @@ def profile_case(workload: bench.Workload, activation: str, dtype: np.dtype, epo
     init = bench.initial_params(sizes, activation, dtype)
     rng = np.random.default_rng(bench.SEED)
     perms = [rng.permutation(len(X)) for _ in range(epochs)]
-    minnet, numpy = bench.MinnetTrainer(problem), bench.NumpyTrainer(problem)
+    minnet, numpy = bench.EagerTrainer(problem), bench.NumpyTrainer(problem)  # the eager step, phase by phase
     for trainer in (minnet, numpy):
         trainer.reset(init)
         trainer.epoch(perms[0])  # warm-up
@@ -110,7 +110,7 @@ def profile_case(workload: bench.Workload, activation: str, dtype: np.dtype, epo
     phases = phase_times(minnet, perms)
     minnet_step, numpy_step = step_time(minnet, perms, workload.batch), step_time(numpy, perms, workload.batch)
     print(f"\n{workload.name} {'-'.join(map(str, sizes))} batch {workload.batch} {activation} {dtype}: "
-          f"minnet {minnet_step:.1f} µs/step, numpy {numpy_step:.1f} µs/step ({minnet_step / numpy_step:.2f}×)")
+          f"minnet eager {minnet_step:.1f} µs/step, numpy {numpy_step:.1f} µs/step ({minnet_step / numpy_step:.2f}×)")
     total = sum(phases.values())
     for name, us in phases.items():
         print(f"  {name:16} {us:7.1f} µs  {100 * us / total:5.1f}%")
