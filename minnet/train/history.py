@@ -6,6 +6,8 @@ import csv
 import io
 from pathlib import Path
 
+from minnet.train.files import append_text
+
 __all__ = ["history_csv", "append_history", "read_history"]
 
 
@@ -21,10 +23,10 @@ def history_csv(history: list[dict[str, float]], header: bool = True) -> str:
 
 
 def append_history(path: Path, row: dict[str, float]) -> None:
-    """One line per epoch: cheap, and a crash loses at most the line being written."""
+    """One line per epoch, appended whole or not at all (a failed write is cut back), so
+    the file never ends in half a row; cheap enough for thousands of epochs."""
     new = not path.exists() or path.stat().st_size == 0
-    with path.open("a", newline="") as f:
-        f.write(history_csv([row], header=new))
+    append_text(path, history_csv([row], header=new))
 
 
 def read_history(run_dir: str | Path) -> list[dict[str, float]]:

@@ -43,6 +43,8 @@ from minnet.train.config import (
 )
 from minnet.train.errors import CheckpointError, ConfigError, DivergedError, MinnetError, TrainingInterrupted
 from minnet.train.files import atomic_write_text
+from minnet.train.interrupts import deferred_interrupts
+from minnet.train.lock import hold
 from minnet.train.report import value_text
 from minnet.train.run import reported_row, resume, train
 
@@ -256,8 +258,9 @@ def _backend(config: Config) -> Iterator[int | None]:
 def _write_tables(out_dir: Path, runs: list[SweepRun], tasks: list[SweepTask], config: Config) -> None:
     order = {task.run_dir: i for i, task in enumerate(tasks)}
     runs = sorted(runs, key=lambda r: order[r.run_dir])
-    atomic_write_text(out_dir / "runs.csv", runs_csv(runs, config))
-    atomic_write_text(out_dir / "summary.csv", summary_csv(runs, config))
+    with deferred_interrupts():  # the two tables always list the same runs
+        atomic_write_text(out_dir / "runs.csv", runs_csv(runs, config))
+        atomic_write_text(out_dir / "summary.csv", summary_csv(runs, config))
 
 
 def run_sweep(config: Config, out_dir: str | Path, jobs: int = 1, quiet: bool = True,
@@ -272,13 +275,15 @@ def run_sweep(config: Config, out_dir: str | Path, jobs: int = 1, quiet: bool = 
     tasks = sweep_tasks(config, out_dir)
     if not config.sweep:
         raise ConfigError("the sweep has no grid: give --sweep KEY=V1,V2,... or a [sweep] table with a dotted key")
+    with hold(out_dir, "sweep"):  # one sweep (or --resume) per folder at a time
+        return _run_tasks(config, tasks, out_dir, jobs, quiet, resuming, force)
+
+
+def _run_tasks(config: Config, tasks: list[SweepTask], out_dir: Path, jobs: int, quiet: bool, resuming: bool,
+               force: bool) -> list[SweepRun]:
     if not resuming and not force and (out_dir / SWEEP_FILE).exists():
         raise ConfigError(f"--out {str(out_dir)!r} already holds a sweep; pass --force to replace it, "
                           f"--resume {out_dir} to finish it, or choose another --out")
-    try:
-        out_dir.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise ConfigError(f"cannot create sweep folder {str(out_dir)!r}: {exc.strerror}") from None
     atomic_write_text(out_dir / SWEEP_FILE, to_toml(config))
     runs: list[SweepRun] = []
     _write_tables(out_dir, runs, tasks, config)
