@@ -42,7 +42,7 @@ from minnet.train.config import (
     to_toml,
 )
 from minnet.train.errors import CheckpointError, ConfigError, DivergedError, MinnetError, TrainingInterrupted
-from minnet.train.files import atomic_write_text
+from minnet.train.files import WriteError, atomic_write_text
 from minnet.train.interrupts import deferred_interrupts
 from minnet.train.lock import hold
 from minnet.train.report import value_text
@@ -231,6 +231,8 @@ def _train_one(task: SweepTask, resuming: bool, force: bool = False) -> SweepRun
             return SweepRun(task, "diverged", {}, message=str(exc))
         except TrainingInterrupted:
             raise KeyboardInterrupt from None  # Ctrl-C stops the whole sweep
+        except WriteError:
+            raise  # a full disk fails every run after it too: it stops the sweep, as one error
         except MinnetError as exc:
             return SweepRun(task, "failed", {}, message=str(exc))
     return SweepRun(task, "completed", result.row, result.metrics.get("best_epoch"))
