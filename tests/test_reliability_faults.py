@@ -159,6 +159,13 @@ def assert_consistent(run_dir: Path, ahead: int | None = None) -> int:
     return epoch
 
 
+def only_error_line(result, code=2, mentions=()) -> str:
+    """assert_one_error_line, and nothing else on stderr (no warning either): the runs are quiet."""
+    line = assert_one_error_line(result, code, mentions)
+    assert result.stderr.strip() == line, result.stderr
+    return line
+
+
 def assert_no_leftovers(folder: Path) -> None:
     """No temp file of a write and no lock file once every process is done."""
     left = [p.name for p in folder.rglob(".*") if p.name == ".lock" or p.name.endswith(".minnet-tmp")]
@@ -251,7 +258,7 @@ def test_a_failed_write_is_one_error_line_and_keeps_every_file(case, forks, trai
         shutil.copy(trained / "new.csv", here)
     before = tree_snapshot(here)
     result = forks.run(args, here, fault)
-    line = assert_one_error_line(result, code=2, mentions=(named, os.strerror(getattr(errno, fault["errno"]))))
+    line = only_error_line(result, code=2, mentions=(named, os.strerror(getattr(errno, fault["errno"]))))
     assert "cannot" in line
     after = tree_snapshot(here)
     assert_kept(before, after, resumed=args is RESUME)
@@ -289,7 +296,7 @@ def test_standard_output_on_dev_full_is_one_error_line_and_the_results_stay(args
             process = _start_cli(args, here, stdout=full)
             _, err = process.communicate(timeout=120)
         result = subprocess.CompletedProcess(args, process.returncode, "", err)
-    assert_one_error_line(result, code=2, mentions=("standard output", os.strerror(errno.ENOSPC)))
+    only_error_line(result, code=2, mentions=("standard output", os.strerror(errno.ENOSPC)))
     assert_consistent(here / "r")
     assert len(whole_history(here / "r" / "history.csv")) == 3
     assert json.loads((here / "r" / "metrics.json").read_text())["status"] == "completed"
@@ -324,7 +331,7 @@ def test_two_runs_into_one_out_folder_at_once_one_is_refused(attempt, forks, her
                      for _ in range(2))
     results = sorted([first.wait(), second.wait()], key=lambda r: r.returncode)
     assert [r.returncode for r in results] == [0, 2], [r.stderr for r in results]
-    line = assert_one_error_line(results[1])
+    line = only_error_line(results[1])
     assert IN_USE in line or "already holds a run" in line
     assert len(whole_history(here / "r" / "history.csv")) == 30 and assert_consistent(here / "r") == 30
     assert_no_leftovers(here)
@@ -345,7 +352,7 @@ def test_two_sweeps_into_one_folder_at_once_one_is_refused(attempt, forks, here)
     children = [forks.start(SWEEP, here) for _ in range(2)]
     results = sorted((c.wait() for c in children), key=lambda r: r.returncode)
     assert [r.returncode for r in results] == [0, 2], [r.stderr for r in results]
-    line = assert_one_error_line(results[1])
+    line = only_error_line(results[1])
     assert IN_USE in line or "already holds a sweep" in line
     assert len(read_csv(here / "s" / "summary.csv")) == 2
     assert_no_leftovers(here)
@@ -369,7 +376,7 @@ def test_a_live_run_is_neither_resumed_nor_cleared(args, forks, here):
     live = forks.start(["long.toml", "--quiet", "--out", "r"], here)
     _wait_for(here / "r" / "model.npz")
     result = forks.run(args, here)
-    assert IN_USE in assert_one_error_line(result, mentions=("'r'",))
+    assert IN_USE in only_error_line(result, mentions=("'r'",))
     assert (here / "r" / "model.npz").exists() and (here / "r" / "config.toml").exists()
     live.signal(signal.SIGINT)
     assert live.wait().returncode == 130
@@ -380,7 +387,7 @@ def test_a_live_run_is_neither_resumed_nor_cleared(args, forks, here):
 def test_a_live_sweep_is_not_resumed(forks, here):
     live = forks.start(["long.toml", "--quiet", "--out", "s", "--sweep", "loss.l2=0,0.1"], here)
     _wait_for(here / "s" / "summary.csv")
-    assert IN_USE in assert_one_error_line(forks.run(["--resume", "s", "--quiet"], here), mentions=("'s'",))
+    assert IN_USE in only_error_line(forks.run(["--resume", "s", "--quiet"], here), mentions=("'s'",))
     live.signal(signal.SIGINT)
     assert live.wait().returncode == 130
     assert_no_leftovers(here)
@@ -416,7 +423,7 @@ def test_stop_signals_save_the_finished_epochs_once_and_resume_is_exact(signals,
         time.sleep(gap)
         live.signal(signum)
     result = live.wait()
-    line = assert_one_error_line(result, code=130, mentions=("resume with",))
+    line = only_error_line(result, code=130, mentions=("resume with",))
     assert "interrupted" in line
     done = assert_consistent(here / "r")
     assert done >= 3 and len(whole_history(here / "r" / "history.csv")) == done
@@ -427,11 +434,13 @@ def test_stop_signals_save_the_finished_epochs_once_and_resume_is_exact(signals,
     assert_no_leftovers(here)
 
 
-def _start_cli(args, cwd, stdout=subprocess.PIPE, **env):
-    """``python -m minnet args`` as a shell starts it (SIGINT at its default)."""
+def _start_cli(args, cwd, stdout=subprocess.PIPE, new_session=False, **env):
+    """``python -m minnet args`` as a shell starts it (SIGINT at its default; ``new_session``:
+    in a process group of its own, as a terminal's foreground job)."""
     environ = {**os.environ, "PYTHONPATH": str(ROOT), **env}
     return subprocess.Popen([sys.executable, "-m", "minnet", *map(str, args)], cwd=cwd, env=environ,
-                            stdout=stdout, stderr=subprocess.PIPE, text=True, preexec_fn=_default_sigint)
+                            stdout=stdout, stderr=subprocess.PIPE, text=True, preexec_fn=_default_sigint,
+                            start_new_session=new_session)
 
 
 SLOW_FACTORY = """
@@ -454,7 +463,7 @@ def test_ctrl_c_while_importing_is_one_line_and_writes_nothing(here):
     process.send_signal(signal.SIGINT)
     out, err = process.communicate(timeout=60)
     err = "".join(line for line in err.splitlines(keepends=True) if not line.startswith("import time:"))
-    assert_one_error_line(subprocess.CompletedProcess([], process.returncode, out, err), code=130,
+    only_error_line(subprocess.CompletedProcess([], process.returncode, out, err), code=130,
                           mentions=("interrupted",))
     assert not (here / "r").exists()
 
@@ -467,22 +476,26 @@ def test_a_stop_signal_while_building_the_model_is_one_line_and_writes_nothing(s
     child = forks.start(["factory.toml", "--quiet", "--out", "r"], here)
     _wait_for(here / "factory-called")
     child.signal(signum)
-    assert_one_error_line(child.wait(), code=130, mentions=("interrupted",))
+    only_error_line(child.wait(), code=130, mentions=("interrupted",))
     assert not (here / "r").exists()
 
 
-def test_ctrl_c_to_a_parallel_sweep_stops_its_workers_and_resume_finishes_it(here):
+@pytest.mark.parametrize("to", ["parent", "process-group"])
+def test_ctrl_c_to_a_parallel_sweep_stops_its_workers_and_resume_finishes_it(to, here):
+    """SIGINT to the sweep's process (``kill -INT``), or to its whole process group with the
+    joblib workers (Ctrl-C in a terminal), once the first run has finished."""
     sweep = here / "sweep.toml"
     sweep.write_text(TINY.replace("epochs = 3", "epochs = 300").replace("n_samples = 120", "n_samples = 300"))
-    process = _start_cli([sweep, "--quiet", "--out", "s", "--jobs", "2", "--sweep", "loss.l2=0,0.1,1"], here)
-    deadline = time.monotonic() + 90
-    while time.monotonic() < deadline and not (
-            (here / "s" / "runs.csv").exists() and len(read_csv(here / "s" / "runs.csv")) >= 1):
-        time.sleep(0.02)
-    process.send_signal(signal.SIGINT)
+    process = _start_cli([sweep, "--quiet", "--out", "s", "--jobs", "2", "--sweep", "loss.l2=0,0.1,1"], here,
+                         new_session=to == "process-group")
+    _wait_for(here / "s" / "runs.csv", rows=1, timeout=120)
+    if to == "parent":
+        process.send_signal(signal.SIGINT)
+    else:
+        os.killpg(process.pid, signal.SIGINT)
     out, err = process.communicate(timeout=60)
     result = subprocess.CompletedProcess([], process.returncode, out, err)
-    assert_one_error_line(result, code=130, mentions=("--resume s",))
+    only_error_line(result, code=130, mentions=("--resume s",))
     settled = tree_snapshot(here / "s")
     time.sleep(0.5)
     assert tree_snapshot(here / "s") == settled, "a worker is still writing"

@@ -500,9 +500,23 @@ def _epochs(run: _Run, bar: Any, lines: bool) -> None:
                   file=sys.stderr, flush=True)
 
 
+class _NoBar:
+    """A quiet run's progress bar.  Even a disabled tqdm makes a multiprocessing lock, which a
+    sweep worker killed by Ctrl-C would leak (and Python would warn about it at exit)."""
+
+    def update(self, n: int = 1) -> None:
+        pass
+
+    def set_postfix(self, values: dict[str, str]) -> None:
+        pass
+
+    def close(self) -> None:
+        pass
+
+
 def _loop(run: _Run, quiet: bool) -> dict[str, Any]:
-    bar = tqdm(total=run.config.train.epochs, initial=run.epoch, desc=run.config.name, unit="epoch",
-               disable=True if quiet else None, leave=False)  # None: only on a terminal
+    bar = _NoBar() if quiet else tqdm(total=run.config.train.epochs, initial=run.epoch, desc=run.config.name,
+                                      unit="epoch", disable=None, leave=False)  # None: only on a terminal
     try:
         with np.errstate(over="ignore", invalid="ignore", divide="ignore"):  # we check divergence ourselves
             _epochs(run, bar, lines=not quiet and not sys.stderr.isatty())

@@ -21,6 +21,8 @@ import itertools
 import json
 import math
 import re
+import signal
+import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -238,12 +240,19 @@ def _train_one(task: SweepTask, resuming: bool, force: bool = False) -> SweepRun
     return SweepRun(task, "completed", result.row, result.metrics.get("best_epoch"))
 
 
+def _leave_ctrl_c_to_the_sweep() -> None:
+    """In each local worker: ignore SIGINT.  Ctrl-C in a terminal reaches the whole process
+    group, but the sweep stops its workers itself; a worker would only print a traceback."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
 @contextlib.contextmanager
 def _backend(config: Config) -> Iterator[int | None]:
     """Where the runs go: this machine (loky processes), or the Dask cluster at sweep.address."""
     options = config.sweep_options
     if options.backend != "dask":
-        yield None
+        with parallel_config(backend="loky", initializer=_leave_ctrl_c_to_the_sweep):
+            yield None
         return
     try:
         from dask.distributed import Client
@@ -293,10 +302,16 @@ def _run_tasks(config: Config, tasks: list[SweepTask], out_dir: Path, jobs: int,
     try:
         with _backend(config) as cluster_jobs:
             parallel = Parallel(n_jobs=cluster_jobs or jobs, return_as="generator")
-            for run in parallel(delayed(_train_one)(task, resuming, force) for task in tasks):
-                runs.append(run)
-                _write_tables(out_dir, runs, tasks, config)
-                bar.update(1)
+            outputs = parallel(delayed(_train_one)(task, resuming, force) for task in tasks)
+            try:
+                for run in outputs:
+                    runs.append(run)
+                    _write_tables(out_dir, runs, tasks, config)
+                    bar.update(1)
+            finally:  # on Ctrl-C or a failure: stop the workers now, without joblib's warning that
+                with warnings.catch_warnings():  # the runs still going were cancelled (that was asked for)
+                    warnings.simplefilter("ignore", UserWarning)
+                    outputs.close()
     finally:
         bar.close()
     order = {task.run_dir: i for i, task in enumerate(tasks)}
