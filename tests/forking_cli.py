@@ -9,7 +9,8 @@ permission would make it fail.
 
 Protocol, one JSON object per line on stdin, one answer per line on stdout:
 ``{"start": args, "cwd": ..., "fault": {...} | None, "interval": s}`` -> the child's PID;
-``{"wait": pid}`` -> its exit code (negative: killed by that signal).
+``{"wait": pid}`` -> its exit code (negative: killed by that signal); ``{"ping": 0}`` -> 0
+once everything is imported.
 
 A fault is ``{"op": "write"|"fsync"|"replace"|"open"|"mkdir", "file": NAME,
 "errno": "ENOSPC", "calls": N, "bytes": B}``: calls on the file NAME (or its temp
@@ -113,7 +114,9 @@ def serve() -> None:
 
     for line in sys.stdin:
         request = json.loads(line)
-        if "wait" in request:
+        if "ping" in request:
+            answer = 0
+        elif "wait" in request:
             _, status = os.waitpid(request["wait"], 0)
             answer = os.waitstatus_to_exitcode(status)
         else:

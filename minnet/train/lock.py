@@ -88,7 +88,7 @@ def _lock(folder: Path, what: str) -> int:
             os.close(fd)
             pid = f" (PID {holder})" if holder.isdigit() else ""
             raise ConfigError(f"{what} folder {str(folder)!r} is in use by another minnet process{pid}; wait for it "
-                              "to finish, or choose another --out") from None
+                              "to finish (or stop it), or use another folder") from None
         except OSError as exc:
             os.close(fd)
             raise write_error(path, exc, "lock") from exc
