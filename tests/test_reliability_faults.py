@@ -36,7 +36,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from run_files import assert_one_error_line, checkpoint_params, read_csv, run_cli, same_params, tree_snapshot
+from run_files import assert_one_error_line, checkpoint_params, read_csv, same_params, tree_snapshot
 
 from minnet.train import load_config, train
 from minnet.train.checkpoint import load_checkpoint
@@ -435,6 +435,31 @@ def test_stop_signals_save_the_finished_epochs_once_and_resume_is_exact(signals,
     assert_no_leftovers(here)
 
 
+def test_deferred_interrupts_hold_a_signal_until_the_block_is_done():
+    """In-process: SIGINT inside the block is delivered (as KeyboardInterrupt) only after it;
+    SIGTERM goes to its own handler; the handlers in place before are back afterwards."""
+    from minnet.train.interrupts import deferred_interrupts
+
+    seen = []
+    previous = signal.signal(signal.SIGTERM, lambda signum, frame: seen.append(signum))
+    try:
+        done = []
+        with pytest.raises(KeyboardInterrupt), deferred_interrupts():
+            os.kill(os.getpid(), signal.SIGINT)
+            os.kill(os.getpid(), signal.SIGINT)
+            time.sleep(0.01)
+            done.append("the block ran to its end")
+        assert done
+        with deferred_interrupts():
+            os.kill(os.getpid(), signal.SIGTERM)
+            time.sleep(0.01)
+            assert not seen
+        assert seen == [signal.SIGTERM]
+        assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
 def _start_cli(args, cwd, stdout=subprocess.PIPE, new_session=False, **env):
     """``python -m minnet args`` as a shell starts it (SIGINT at its default; ``new_session``:
     in a process group of its own, as a terminal's foreground job)."""
@@ -481,19 +506,16 @@ def test_a_stop_signal_while_building_the_model_is_one_line_and_writes_nothing(s
     assert not (here / "r").exists()
 
 
-@pytest.mark.parametrize("to", ["parent", "process-group"])
-def test_ctrl_c_to_a_parallel_sweep_stops_its_workers_and_resume_finishes_it(to, here):
-    """SIGINT to the sweep's process (``kill -INT``), or to its whole process group with the
-    joblib workers (Ctrl-C in a terminal), once the first run has finished."""
+def test_ctrl_c_to_a_parallel_sweep_stops_its_workers_and_resume_finishes_it(forks, here):
+    """Ctrl-C in a terminal (SIGINT to the sweep's whole process group, its joblib workers
+    included) once the first run has finished; then --resume.  The workers ignore SIGINT, so
+    this is also what ``kill -INT`` of the sweep's process alone does: it stops them itself."""
     sweep = here / "sweep.toml"
-    sweep.write_text(TINY.replace("epochs = 3", "epochs = 300").replace("n_samples = 120", "n_samples = 300"))
+    sweep.write_text(TINY.replace("epochs = 3", "epochs = 200").replace("n_samples = 120", "n_samples = 240"))
     process = _start_cli([sweep, "--quiet", "--out", "s", "--jobs", "2", "--sweep", "loss.l2=0,0.1,1"], here,
-                         new_session=to == "process-group")
+                         new_session=True)
     _wait_for(here / "s" / "runs.csv", rows=1, timeout=120)
-    if to == "parent":
-        process.send_signal(signal.SIGINT)
-    else:
-        os.killpg(process.pid, signal.SIGINT)
+    os.killpg(process.pid, signal.SIGINT)
     out, err = process.communicate(timeout=60)
     result = subprocess.CompletedProcess([], process.returncode, out, err)
     only_error_line(result, code=130, mentions=("--resume s",))
@@ -505,11 +527,14 @@ def test_ctrl_c_to_a_parallel_sweep_stops_its_workers_and_resume_finishes_it(to,
     for run_dir in (p for p in (here / "s").iterdir() if p.is_dir()):
         assert_consistent(run_dir)
 
-    resumed = run_cli(["--resume", "s", "--quiet"], here)
+    done = {p: tree_snapshot(p) for p in (here / "s").iterdir() if (p / "metrics.json").exists()
+            and json.loads((p / "metrics.json").read_text())["status"] == "completed"}
+    resumed = forks.run(["--resume", "s", "--quiet"], here)
     assert resumed.returncode == 0, resumed.stderr
     assert len(read_csv(here / "s" / "summary.csv")) == 3
+    assert all(tree_snapshot(p) == files for p, files in done.items())  # finished runs: untouched
     for run_dir in (p for p in (here / "s").iterdir() if p.is_dir()):
-        assert assert_consistent(run_dir) == 300
+        assert assert_consistent(run_dir) == 200
         config = load_config(run_dir / "config.toml")
         straight = {f"param/{k}": v for k, v in train(config).model.state_dict().items()}
         assert same_params(checkpoint_params(run_dir), straight), run_dir.name
