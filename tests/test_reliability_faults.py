@@ -557,12 +557,15 @@ def test_sigkill_at_random_moments_never_leaves_a_broken_run_and_resume_is_exact
 
     rng = random.Random(17)
     kills, moments, mid_write = 0, [], 0
-    # two kills of a real ``python -m minnet`` while it starts (imports, data), then forked runs
+    # two kills of a fresh interpreter while it starts (imports, data), then forked runs
+    every_epoch = "import sys, minnet.train.run as r; r.CHECKPOINT_INTERVAL = 0.0; from minnet.cli import main; " \
+                  "sys.exit(main())"
     for delay in (rng.uniform(0.05, 0.8), rng.uniform(0.8, 2.0)):
-        process = _start_cli(["long.toml", "--quiet", "--out", "r", "--force"], here)
+        process = subprocess.Popen([sys.executable, "-c", every_epoch, "long.toml", "--quiet", "--out", "r", "--force"],
+                                   cwd=here, env={**os.environ, "PYTHONPATH": str(ROOT)})
         time.sleep(delay)
         process.kill()
-        process.communicate(timeout=60)
+        process.wait(timeout=60)
         kills += 1
         if (here / "r").exists():
             assert_consistent(here / "r", ahead=1)
