@@ -41,7 +41,8 @@ def atomic_write(path: str | Path, write: Callable[[IO[bytes]], object]) -> None
     write(buffer)  # everything in memory first: a writer that fails touches no file
     fd, tmp = -1, ""
     try:
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=TEMP_SUFFIX)
+        # (the name cut short: a long file name must not make its temp file's name too long)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name[:128]}.", suffix=TEMP_SUFFIX)
         os.fchmod(fd, _mode_for_new_files())  # mkstemp makes 0600; a run's files follow the umask
         _write_all(fd, buffer.getbuffer())
         os.fsync(fd)
