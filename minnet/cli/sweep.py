@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import argparse
+from contextlib import nullcontext
 from pathlib import Path
 
 from minnet.train.compare import summary_table
 from minnet.train.config import Config, config_from_dict, config_to_dict
 from minnet.train.errors import TrainingInterrupted
-from minnet.train.run import new_run_dir
+from minnet.train.run import claim_run_dir
 from minnet.train.sweep import SweepRun, parse_sweep, resume_sweep, run_sweep
 
 __all__ = ["run", "resume"]
@@ -50,11 +51,11 @@ def _interrupted(out_dir: Path) -> TrainingInterrupted:
 
 def run(config: Config, args: argparse.Namespace) -> int:
     config = _with_command_line(config, args)
-    out_dir = Path(args.out) if args.out else new_run_dir(f"{config.name}-sweep")
-    try:
-        runs = run_sweep(config, out_dir, jobs=args.jobs, quiet=args.quiet, force=args.force)
-    except KeyboardInterrupt:
-        raise _interrupted(out_dir) from None
+    with nullcontext(Path(args.out)) if args.out else claim_run_dir(f"{config.name}-sweep") as out_dir:
+        try:
+            runs = run_sweep(config, out_dir, jobs=args.jobs, quiet=args.quiet, force=args.force)
+        except KeyboardInterrupt:
+            raise _interrupted(out_dir) from None
     return _report(config, runs, out_dir, args.plot)
 
 

@@ -9,6 +9,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from minnet.train.errors import DataError
+from minnet.train.files import append_text
 
 __all__ = ["history_csv", "append_history", "read_history"]
 
@@ -25,10 +26,10 @@ def history_csv(history: list[dict[str, float]], header: bool = True) -> str:
 
 
 def append_history(path: Path, row: dict[str, float]) -> None:
-    """One line per epoch: cheap, and a crash loses at most the line being written."""
+    """One line per epoch, appended whole or not at all (a failed write is cut back), so
+    the file never ends in half a row; cheap enough for thousands of epochs."""
     new = not path.exists() or path.stat().st_size == 0
-    with path.open("a", newline="") as f:
-        f.write(history_csv([row], header=new))
+    append_text(path, history_csv([row], header=new))
 
 
 def read_history(run_dir: str | Path, columns: Sequence[str] | None = None) -> list[dict[str, float]]:

@@ -18,12 +18,13 @@ The test split is evaluated for the record.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import math
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
@@ -43,13 +44,15 @@ from minnet.train.config import Config, apply_overrides, config_from_dict, confi
 from minnet.train.data import Dataset, dataset_hash, load_dataset, minibatches, original_labels
 from minnet.train.errors import CheckpointError, ConfigError, DataError, DivergedError, TrainingInterrupted
 from minnet.train.factory import build_from_factory, factory_spec
-from minnet.train.files import atomic_write_text
+from minnet.train.files import WriteError, atomic_write_text, write_error
 from minnet.train.history import append_history, history_csv, read_history
+from minnet.train.interrupts import deferred_interrupts
+from minnet.train.lock import hold, make_folder, remove_empty
 from minnet.train.loop import NonFiniteError, train_epoch, training_step
 from minnet.train.metrics import METRICS, rmse
 from minnet.train.models import build_mlp, mlp_spec
 
-__all__ = ["train", "resume", "TrainResult", "new_run_dir", "start_run", "reported_row", "versions"]
+__all__ = ["train", "resume", "TrainResult", "new_run_dir", "claim_run_dir", "start_run", "reported_row", "versions"]
 
 DEFAULT_LOSS = {"classification": "softmax_cross_entropy", "regression": "mse"}
 
@@ -95,6 +98,24 @@ def new_run_dir(name: str, root: str | Path = "runs") -> Path:
     return candidate
 
 
+@contextlib.contextmanager
+def claim_run_dir(name: str, root: str | Path = "runs") -> Iterator[Path]:
+    """``new_run_dir``'s folder, created exclusively, so two runs of one name started at
+    once get ``<name>`` and ``<name>-2``; removed again if the run leaves nothing in it."""
+    while True:
+        candidate = new_run_dir(name, root)
+        try:
+            created = make_folder(candidate, "run", exclusive=True)
+            break
+        except FileExistsError:
+            if not candidate.exists():  # a dangling symlink: new_run_dir would offer it again
+                raise ConfigError(f"run folder {str(candidate)!r} is a broken link; remove it or pass --out") from None
+    try:
+        yield candidate
+    finally:
+        remove_empty(created)
+
+
 # What a run leaves in its folder; a folder holding any of them holds a run.
 RUN_FILES = ("config.toml", "history.csv", "metrics.json", "model.npz")
 
@@ -108,17 +129,16 @@ def _refuse_held(run_dir: Path, force: bool) -> list[str]:
     return held
 
 
-def _prepare_dir(run_dir: Path, force: bool) -> None:
-    """Create the run folder; one that holds a run is refused unless ``force``, which
-    clears that run's files (and plots) first, so old and new results never mix."""
-    held = _refuse_held(run_dir, force)
-    try:
-        run_dir.mkdir(parents=True, exist_ok=True)
-        if held:
-            for stale in [*(run_dir / name for name in RUN_FILES), *run_dir.glob("*.png")]:
-                stale.unlink(missing_ok=True)
-    except OSError as exc:
-        raise ConfigError(f"cannot create run folder {str(run_dir)!r}: {exc.strerror}") from None
+def _prepare_dir(run_dir: Path, held: list[str]) -> None:
+    """Clear the run ``run_dir`` held (``--force``: its files and plots), so old and new
+    results never mix."""
+    if not held:
+        return
+    for stale in [*(run_dir / name for name in RUN_FILES), *run_dir.glob("*.png")]:
+        try:
+            stale.unlink(missing_ok=True)
+        except OSError as exc:
+            raise write_error(stale, exc, "remove") from exc
 
 
 # ---- the pieces a config describes --------------------------------------------------
@@ -241,8 +261,11 @@ class _Run:
         return scores
 
     def end_epoch(self, row: dict[str, float]) -> None:
-        """Record a finished epoch: its history row on disk now, its checkpoint at most
-        every CHECKPOINT_INTERVAL seconds (and always at the end, on Ctrl-C or divergence)."""
+        """Record a finished epoch: its history row on disk now (first: if that write fails
+        the run is as it was), its checkpoint at most every CHECKPOINT_INTERVAL seconds
+        (and always at the end, on Ctrl-C or divergence)."""
+        if self.run_dir is not None:
+            append_history(self.run_dir / "history.csv", row)
         self.history.append(row)
         if self.run_dir is None:
             return
@@ -254,7 +277,6 @@ class _Run:
             rng=dict(self.rng.bit_generator.state),
             best=_Best(self.best.epoch, self.best.loss, self.best.stale, self.best.params),
         )
-        append_history(self.run_dir / "history.csv", row)
         done = self.epoch == self.config.train.epochs or self.stopped
         if done or time.monotonic() - self.saved_at >= CHECKPOINT_INTERVAL:
             self.save()
@@ -476,9 +498,10 @@ def _epochs(run: _Run, bar: Any, lines: bool) -> None:
         started = time.perf_counter()
         _run_epoch(run)
         row = _epoch_row(run, time.perf_counter() - started)
-        _watch(run, row)
-        _schedule(run, row)
-        run.end_epoch(row)
+        with deferred_interrupts():  # the epoch is recorded whole (memory, history.csv, checkpoint) or not at all
+            _watch(run, row)
+            _schedule(run, row)
+            run.end_epoch(row)
         bar.update(1)
         # what training looks at: never the test split
         shown = {k: f"{v:.4g}" for k, v in row.items() if k.split("_")[0] in ("train", "val")}
@@ -489,33 +512,60 @@ def _epochs(run: _Run, bar: Any, lines: bool) -> None:
                   file=sys.stderr, flush=True)
 
 
+class _NoBar:
+    """A quiet run's progress bar.  Even a disabled tqdm makes a multiprocessing lock, which a
+    sweep worker killed by Ctrl-C would leak (and Python would warn about it at exit)."""
+
+    def update(self, n: int = 1) -> None:
+        pass
+
+    def set_postfix(self, values: dict[str, str]) -> None:
+        pass
+
+    def close(self) -> None:
+        pass
+
+
 def _loop(run: _Run, quiet: bool) -> dict[str, Any]:
-    bar = tqdm(total=run.config.train.epochs, initial=run.epoch, desc=run.config.name, unit="epoch",
-               disable=True if quiet else None, leave=False)  # None: only on a terminal
+    bar = _NoBar() if quiet else tqdm(total=run.config.train.epochs, initial=run.epoch, desc=run.config.name,
+                                      unit="epoch", disable=None, leave=False)  # None: only on a terminal
     try:
         with np.errstate(over="ignore", invalid="ignore", divide="ignore"):  # we check divergence ourselves
             _epochs(run, bar, lines=not quiet and not sys.stderr.isatty())
-    except DivergedError:
-        run.save()
-        _finish(run, "diverged")
+    except DivergedError as exc:
+        _keep(run, "diverged", exc)
         raise
-    except KeyboardInterrupt:
-        run.save()
-        _finish(run, "interrupted")
+    except KeyboardInterrupt as exc:
+        _keep(run, "interrupted", exc)
         done = run.snapshot.epoch if run.snapshot else run.epoch
         if not done:
             raise TrainingInterrupted("interrupted before the first epoch finished; nothing to resume") from None
         where = f" in {run.run_dir}; resume with: python train.py --resume {run.run_dir}" if run.run_dir else ""
         raise TrainingInterrupted(f"interrupted; epochs 1-{done} are saved{where}") from None
-    except BaseException:
-        run.save()  # whatever went wrong, the last finished epoch stays on disk
+    except BaseException as exc:
+        _keep(run, None, exc)  # whatever went wrong, the last finished epoch stays on disk
         raise
     finally:
         bar.close()
-    run.save()
-    if run.patience and run.best.params is not None:
-        run.model.load_state_dict(run.best.params)  # the model the run reports: the best epoch's
-    return _finish(run, "completed")
+    with deferred_interrupts():
+        run.save()
+        if run.patience and run.best.params is not None:
+            run.model.load_state_dict(run.best.params)  # the model the run reports: the best epoch's
+        return _finish(run, "completed")
+
+
+def _keep(run: _Run, status: str | None, stopped_by: BaseException) -> None:
+    """After ``stopped_by`` ended the loop: save the last finished epoch (and, given a status,
+    metrics.json), Ctrl-C held back until it is written.  When the loop was stopped by a
+    failed write, another one here (the disk is still full) is no news: the first is reported."""
+    with deferred_interrupts():
+        try:
+            run.save()
+            if status is not None:
+                _finish(run, status)
+        except WriteError:
+            if not isinstance(stopped_by, WriteError):
+                raise
 
 
 def train(
@@ -532,15 +582,18 @@ def train(
     """
     if not isinstance(config, Config):
         config = load_config(config)
-    run_dir = Path(run_dir) if run_dir is not None else None
-    if run_dir is not None:
-        _refuse_held(run_dir, force)  # before any work, so a refusal costs nothing
-    run = start_run(config, run_dir)
-    if run_dir is not None:
-        _prepare_dir(run_dir, force)
-        atomic_write_text(run_dir / "history.csv", "")
-        atomic_write_text(run_dir / "config.toml", to_toml(config))
-    metrics = _loop(run, quiet)
+    if run_dir is None:
+        run = start_run(config)
+        return TrainResult(run.model, run.history, _loop(run, quiet), run.dataset, None, config)
+    run_dir = Path(run_dir)
+    with hold(run_dir):  # one process per run folder, from before any work to the last file
+        held = _refuse_held(run_dir, force)  # before loading data, so a refusal costs nothing
+        run = start_run(config, run_dir)
+        with deferred_interrupts():
+            _prepare_dir(run_dir, held)
+            atomic_write_text(run_dir / "history.csv", "")
+            atomic_write_text(run_dir / "config.toml", to_toml(config))
+        metrics = _loop(run, quiet)
     return TrainResult(run.model, run.history, metrics, run.dataset, run_dir, config)
 
 
@@ -558,6 +611,11 @@ def resume(run_dir: str | Path, overrides: Sequence[tuple[str, Any]] = (), quiet
     run_dir = Path(run_dir)
     if not run_dir.is_dir():
         raise CheckpointError(f"--resume: run folder {str(run_dir)!r} does not exist")
+    with hold(run_dir):  # a run still going (or another --resume) is refused
+        return _resume(run_dir, overrides, quiet)
+
+
+def _resume(run_dir: Path, overrides: Sequence[tuple[str, Any]], quiet: bool) -> TrainResult:
     for key, _ in overrides:
         if key != "train.epochs":
             raise ConfigError(f"--resume continues a run as configured; only train.epochs may be changed, not {key}")
@@ -572,8 +630,9 @@ def resume(run_dir: str | Path, overrides: Sequence[tuple[str, Any]] = (), quiet
     _restore(run, checkpoint)
     run.history = _resumed_history(run_dir, checkpoint)
     run.saved_epoch = run.epoch
-    atomic_write_text(run_dir / "config.toml", to_toml(config))
-    atomic_write_text(run_dir / "history.csv", history_csv(run.history))
+    with deferred_interrupts():
+        atomic_write_text(run_dir / "config.toml", to_toml(config))
+        atomic_write_text(run_dir / "history.csv", history_csv(run.history))
     metrics = _loop(run, quiet)
     return TrainResult(run.model, run.history, metrics, run.dataset, run_dir, config)
 

@@ -21,6 +21,8 @@ import itertools
 import json
 import math
 import re
+import signal
+import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -43,7 +45,9 @@ from minnet.train.config import (
     to_toml,
 )
 from minnet.train.errors import CheckpointError, ConfigError, DivergedError, MinnetError, TrainingInterrupted
-from minnet.train.files import atomic_write_text
+from minnet.train.files import WriteError, atomic_write_text
+from minnet.train.interrupts import deferred_interrupts
+from minnet.train.lock import hold
 from minnet.train.report import value_text
 from minnet.train.run import reported_row, resume, train
 
@@ -230,9 +234,17 @@ def _train_one(task: SweepTask, resuming: bool, force: bool = False) -> SweepRun
             return SweepRun(task, "diverged", {}, message=str(exc))
         except TrainingInterrupted:
             raise KeyboardInterrupt from None  # Ctrl-C stops the whole sweep
+        except WriteError:
+            raise  # a full disk fails every run after it too: it stops the sweep, as one error
         except MinnetError as exc:
             return SweepRun(task, "failed", {}, message=str(exc))
     return SweepRun(task, "completed", result.row, result.metrics.get("best_epoch"))
+
+
+def _leave_ctrl_c_to_the_sweep() -> None:
+    """In each local worker: ignore SIGINT.  Ctrl-C in a terminal reaches the whole process
+    group, but the sweep stops its workers itself; a worker would only print a traceback."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
 @contextlib.contextmanager
@@ -240,7 +252,8 @@ def _backend(config: Config) -> Iterator[int | None]:
     """Where the runs go: this machine (loky processes), or the Dask cluster at sweep.address."""
     options = config.sweep_options
     if options.backend != "dask":
-        yield None
+        with parallel_config(backend="loky", initializer=_leave_ctrl_c_to_the_sweep):
+            yield None
         return
     try:
         from dask.distributed import Client
@@ -257,8 +270,9 @@ def _backend(config: Config) -> Iterator[int | None]:
 def _write_tables(out_dir: Path, runs: list[SweepRun], tasks: list[SweepTask], config: Config) -> None:
     order = {task.run_dir: i for i, task in enumerate(tasks)}
     runs = sorted(runs, key=lambda r: order[r.run_dir])
-    atomic_write_text(out_dir / "runs.csv", runs_csv(runs, config))
-    atomic_write_text(out_dir / "summary.csv", summary_csv(runs, config))
+    with deferred_interrupts():  # the two tables always list the same runs
+        atomic_write_text(out_dir / "runs.csv", runs_csv(runs, config))
+        atomic_write_text(out_dir / "summary.csv", summary_csv(runs, config))
 
 
 def run_sweep(config: Config, out_dir: str | Path, jobs: int = 1, quiet: bool = True,
@@ -273,13 +287,15 @@ def run_sweep(config: Config, out_dir: str | Path, jobs: int = 1, quiet: bool = 
     tasks = sweep_tasks(config, out_dir)
     if not config.sweep:
         raise ConfigError("the sweep has no grid: give --sweep KEY=V1,V2,... or a [sweep] table with a dotted key")
+    with hold(out_dir, "sweep"):  # one sweep (or --resume) per folder at a time
+        return _run_tasks(config, tasks, out_dir, jobs, quiet, resuming, force)
+
+
+def _run_tasks(config: Config, tasks: list[SweepTask], out_dir: Path, jobs: int, quiet: bool, resuming: bool,
+               force: bool) -> list[SweepRun]:
     if not resuming and not force and (out_dir / SWEEP_FILE).exists():
         raise ConfigError(f"--out {str(out_dir)!r} already holds a sweep; pass --force to replace it, "
                           f"--resume {out_dir} to finish it, or choose another --out")
-    try:
-        out_dir.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise ConfigError(f"cannot create sweep folder {str(out_dir)!r}: {exc.strerror}") from None
     atomic_write_text(out_dir / SWEEP_FILE, to_toml(config))
     runs: list[SweepRun] = []
     _write_tables(out_dir, runs, tasks, config)
@@ -287,10 +303,16 @@ def run_sweep(config: Config, out_dir: str | Path, jobs: int = 1, quiet: bool = 
     try:
         with _backend(config) as cluster_jobs:
             parallel = Parallel(n_jobs=cluster_jobs or jobs, return_as="generator")
-            for run in parallel(delayed(_train_one)(task, resuming, force) for task in tasks):
-                runs.append(run)
-                _write_tables(out_dir, runs, tasks, config)
-                bar.update(1)
+            outputs = parallel(delayed(_train_one)(task, resuming, force) for task in tasks)
+            try:
+                for run in outputs:
+                    runs.append(run)
+                    _write_tables(out_dir, runs, tasks, config)
+                    bar.update(1)
+            finally:  # on Ctrl-C or a failure: stop the workers now, without joblib's warning that
+                with warnings.catch_warnings():  # the runs still going were cancelled (that was asked for)
+                    warnings.simplefilter("ignore", UserWarning)
+                    outputs.close()
     finally:
         bar.close()
     order = {task.run_dir: i for i, task in enumerate(tasks)}
