@@ -110,8 +110,10 @@ class Child:
     def wait(self) -> subprocess.CompletedProcess:
         if self.code is None:
             self.code = self.forks._ask({"wait": self.pid})
-        out = self.out.read_text() if self.out.is_file() else ""  # not /dev/full
-        return subprocess.CompletedProcess(self.args, self.code, out, self.err.read_text())
+        # a child killed in its first instants may not have opened its logs yet
+        out = self.out.read_text() if self.out.is_file() else ""  # (or writes to /dev/full)
+        err = self.err.read_text() if self.err.is_file() else ""
+        return subprocess.CompletedProcess(self.args, self.code, out, err)
 
 
 @pytest.fixture(scope="module")
