@@ -30,7 +30,7 @@ def _kind(mode: int) -> str:
         return "a device"
     if stat.S_ISSOCK(mode):
         return "a socket"
-    return "not a regular file"
+    return "a special file"
 
 
 def regular_file(path: str | os.PathLike, what: str, error: type[MinnetError], max_bytes: int | None = None) -> Path:
@@ -50,7 +50,7 @@ def regular_file(path: str | os.PathLike, what: str, error: type[MinnetError], m
             raise error(f"{what} cannot be read: too many levels of symbolic links (a symlink loop?)") from None
         raise error(f"{what} cannot be read: {exc.strerror}") from None
     if not stat.S_ISREG(info.st_mode):
-        raise error(f"{what} is {_kind(info.st_mode)}; expected a file")
+        raise error(f"{what} is not a file but {_kind(info.st_mode)}")
     if max_bytes is not None and info.st_size > max_bytes:
         raise error(f"{what} is {format_bytes(info.st_size)}; at most {format_bytes(max_bytes)} is read")
     if not os.access(text, os.R_OK):
