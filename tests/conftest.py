@@ -12,6 +12,7 @@ import pytest
 SLOW_MODULES = {
     "test_cli", "test_sweep", "test_examples", "test_bench_train_smoke", "test_benchmarks_smoke",
     "test_sklearn_estimators", "test_sklearn_reference", "test_train_by_hand",
+    "test_reliability_inputs",
 }
 
 

@@ -20,12 +20,15 @@ DEFAULT_CONFIG = Path("configs") / "moons.toml"
 # The arguments (by dest) that name a file or folder: read, or written (a file or a folder).
 _READ = {"config": "CONFIG", "resume": "--resume", "run_dir": "RUN_DIR", "data": "DATA.csv"}
 _WRITTEN = {"out": ("--out", "folder"), "output": ("-o", "file")}
+# More parallel runs than this only spawn processes that wait (a typo: --jobs 100000).
+MAX_JOBS = 4 * (os.cpu_count() or 1)
 PATH_MAX_BYTES = 4000  # below Linux's PATH_MAX (4096), for the names minnet adds inside
 
 
 class Parser(argparse.ArgumentParser):
-    """argparse, but a usage mistake is one ``error:`` line and exit code 2, and every
-    path argument is checked once here (not empty, no NUL, names the file system accepts)."""
+    """argparse, but a usage mistake is one ``error:`` line and exit code 2, and the
+    arguments every command shares are checked once here: paths (not empty, no NUL,
+    names the file system accepts) and ``--jobs`` (not more than the machine can run)."""
 
     def error(self, message: str) -> NoReturn:
         raise ConfigError(f"{message} (see --help)")
@@ -36,6 +39,9 @@ class Parser(argparse.ArgumentParser):
         parsed, rest = super().parse_known_args(args, namespace)
         for dest, label in _READ.items():
             _check_path(getattr(parsed, dest, None), label)
+        jobs = getattr(parsed, "jobs", None)
+        if isinstance(jobs, int) and jobs > MAX_JOBS:  # (main checks >= 1)
+            raise ConfigError(f"--jobs: at most {MAX_JOBS} runs at once (4 per CPU of this machine), got {jobs}")
         for dest, (label, kind) in _WRITTEN.items():
             value = getattr(parsed, dest, None)
             _check_path(value, label)

@@ -37,7 +37,7 @@ from sklearn.model_selection import KFold, StratifiedKFold, train_test_split
 from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
 from minnet import hparams
-from minnet.train.config import DATASET_KEYS, DataConfig
+from minnet.train.config import DATA_COPIES, DATASET_KEYS, DataConfig
 from minnet.train.errors import ConfigError, DataError
 from minnet.train.inputs import check_memory, format_bytes, regular_file
 
@@ -504,6 +504,7 @@ def load_dataset(cfg: DataConfig, seed: int, dtype: str | np.dtype = "float32") 
     if raw.categories is not None:  # data.categorical: one-hot columns learned from the training rows only
         encoder = OneHotEncoder(handle_unknown="ignore", sparse_output=False, dtype=np.float64)
         encoder.fit(raw.categories[rows_train])
+        _check_onehot_size(raw, encoder)
         X_train, X_val, X_test = (np.hstack([X, encoder.transform(raw.categories[r])]) if len(r) else
                                   np.empty((0, X.shape[1] + sum(map(len, encoder.categories_))))
                                   for X, r in ((X_train, rows_train), (X_val, rows_val), (X_test, rows_test)))
@@ -555,6 +556,17 @@ def load_dataset(cfg: DataConfig, seed: int, dtype: str | np.dtype = "float32") 
         )
     _check_fits(dataset, raw, cfg, {"train": rows_train, "val": rows_val, "test": rows_test})
     return dataset
+
+
+def _check_onehot_size(raw: _Raw, encoder: OneHotEncoder) -> None:
+    """One-hot columns cost a float per category per row: an ID column encoded by mistake
+    (100,000 categories) is refused before the matrix is allocated."""
+    counts = {name: len(cats) for name, cats in zip(raw.categorical_names or [], encoder.categories_, strict=True)}
+    largest = max(counts, key=lambda k: counts[k])
+    width = raw.X.shape[1] + sum(counts.values())
+    check_memory({f"the one-hot columns of data.categorical = 'onehot' ({counts[largest]} categories in column "
+                  f"{largest!r}; exclude it with data.exclude?)": float(len(raw.y)) * width * 8 * DATA_COPIES},
+                 DataError)
 
 
 def _fit_scaler(values: np.ndarray, raw: _Raw, names: list[str]) -> StandardScaler:
