@@ -102,6 +102,7 @@ CLI_CASES = [
          files={"deep.toml": f"[model]\nhidden = {_deep(2000)}\n"}),
     Case("hidden-nested-2000-set", ["tiny.toml", "--set", f"model.hidden={_deep(2000)}"], ("model.hidden", "nested")),
     Case("noise-1e308", ["tiny.toml", "--set", "data.noise=1e308"], ("data.noise",)),
+    Case("epochs-1e20", ["tiny.toml", "--set", "train.epochs=100000000000000000000"], ("train.epochs",)),
     Case("repeats-1e9", ["tiny.toml", "--sweep", "optim.lr=0.1,0.2", "--repeats", "1000000000"], ("runs", "10000")),
     # 4. CSV values
     Case("csv-1e39-float32", ["csv.toml", "--set", "data.standardize=false"], ("data.csv", "line 2", "'a'", "float32"),
@@ -143,7 +144,8 @@ IN_PROCESS = {
     "name-dot", "name-newline", "out-empty", "out-300-chars", "out-is-a-file", "config-empty-path", "config-folder",
     "config-binary", "config-wrong-top-level-type", "csv-header-only", "graph-o-folder", "graph-o-under-a-file",
     "predict-o-empty", "set-a-table", "sweep-empty-values", "jobs-negative", "cv-1", "unicode-key",
-    "int-of-5000-digits", "repeats-1e9", "name-300-chars", "config-latin1", "hidden-nested-2000-set", "noise-1e308",
+    "int-of-5000-digits", "repeats-1e9", "epochs-1e20", "name-300-chars", "config-latin1", "hidden-nested-2000-set",
+    "noise-1e308",
     "csv-1e400", "csv-huge-field", "csv-latin1", "predict-ragged", "graph-o-missing-folder", "predict-o-folder",
 }
 SUBPROCESS_CASES = [c for c in CLI_CASES if c.id not in IN_PROCESS]
@@ -324,6 +326,7 @@ HUGE = {
     "hidden 1e9 on digits": {"data": {"dataset": "digits"}, "model": {"hidden": [10**9]}},
     "batch of 1e6 rows of width 1e4": {"data": {"n_samples": 10**6}, "model": {"hidden": [10_000]},
                                        "train": {"batch_size": 10**6}},
+    "epochs 1e20": {"train": {"epochs": 10**20}},
 }
 
 
@@ -335,7 +338,7 @@ def test_a_config_that_would_exhaust_memory_is_refused_before_allocating(raw):
 
 def test_the_memory_estimate_counts_data_parameters_and_activations():
     needs = memory_needs(config_from_dict({"data": {"n_samples": 1000}, "model": {"hidden": [16]}}))
-    assert len(needs) == 3 and all(v > 0 for v in needs.values())
+    assert len(needs) == 4 and all(v > 0 for v in needs.values())
     params = (2 + 1) * 16 + (16 + 1) * 2
     assert any(f"{params} parameters" in k for k in needs)
     assert sum(needs.values()) < 10 * 2**20  # an ordinary config needs a few MB, far below any limit

@@ -339,18 +339,21 @@ def config_from_dict(raw: Mapping[str, Any], default_name: str | None = None) ->
 # optimizer buffers, the checkpoint's snapshot and early stopping's best weights.
 DATA_COPIES = 4
 PARAMETER_COPIES = 6
+# A history row (a dict of a dozen floats) kept in memory for every epoch.
+HISTORY_ROW_BYTES = 1024
 
 
 def memory_needs(config: Config) -> dict[str, float]:
     """The bytes a run of ``config`` needs at least, by what needs them (see check_memory):
-    its data, its parameters, and the activations of a training batch or of a whole
-    split evaluated at once.  A CSV's rows are counted by its reader; a factory's model is
-    its own."""
+    its data, its parameters, the activations of a training batch or of a whole split
+    evaluated at once, and the history of every epoch.  A CSV's rows are counted by its
+    reader; a factory's model is its own."""
     rows, n_in, n_out = DATASET_SHAPES[config.data.dataset]
     rows = config.data.n_samples if rows is None else rows
     item = 4 if config.dtype == "float32" else 8
     widths = [n_in, *config.model.hidden, n_out]
-    needs: dict[str, float] = {}
+    needs: dict[str, float] = {f"the history of train.epochs = {config.train.epochs}":
+                               float(config.train.epochs) * HISTORY_ROW_BYTES}
     if rows:
         generated = "n_samples" in DATASET_KEYS[config.data.dataset]
         what = f"data.n_samples = {rows}" if generated else f"dataset {config.data.dataset!r}"
