@@ -383,8 +383,8 @@ def test_generated_data_that_overflows_names_data_noise():
 def test_a_onehot_column_with_too_many_categories_is_refused_before_encoding(tmp_path, monkeypatch):
     path = tmp_path / "ids.csv"
     path.write_text("id,a,label\n" + "".join(f"id{i},{i % 7},{i % 2}\n" for i in range(200)))
-    monkeypatch.setattr(inputs, "memory_limit", lambda: 100_000)
     config = config_from_dict({"data": {"dataset": "csv", "path": str(path), "categorical": "onehot"}})
+    monkeypatch.setattr(inputs, "memory_limit", lambda: 100_000)
     with pytest.raises(DataError, match="categories in column 'id'; exclude it"):
         load_dataset(config.data, seed=0)
 
