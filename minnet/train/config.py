@@ -352,21 +352,27 @@ def memory_needs(config: Config) -> dict[str, float]:
     rows = config.data.n_samples if rows is None else rows
     item = 4 if config.dtype == "float32" else 8
     widths = [n_in, *config.model.hidden, n_out]
-    needs: dict[str, float] = {f"the history of train.epochs = {config.train.epochs}":
-                               float(config.train.epochs) * HISTORY_ROW_BYTES}
+    needs = {f"the history of train.epochs = {_count(config.train.epochs)}": config.train.epochs * HISTORY_ROW_BYTES}
     if rows:
         generated = "n_samples" in DATASET_KEYS[config.data.dataset]
-        what = f"data.n_samples = {rows}" if generated else f"dataset {config.data.dataset!r}"
-        needs[f"the data ({what})"] = float(rows) * (n_in + n_out) * 8 * DATA_COPIES
+        what = f"data.n_samples = {_count(rows)}" if generated else f"dataset {config.data.dataset!r}"
+        needs[f"the data ({what})"] = rows * (n_in + n_out) * 8 * DATA_COPIES
     if config.model.factory is None:
         params = sum((a + 1) * b for a, b in zip(widths, widths[1:], strict=False))
-        needs[f"the {float(params):.3g} parameters of model.hidden = {list(config.model.hidden)}"] = (
-            float(params) * item * PARAMETER_COPIES)
+        hidden = f"model.hidden = [{', '.join(map(_count, config.model.hidden))}]"
+        needs[f"the {_count(params, exact=False)} parameters of {hidden}"] = params * item * PARAMETER_COPIES
         if rows:
             batch = min(config.train.batch_size, rows)
-            needs[f"the activations of {rows} rows through the layers {widths}"] = (
-                float(max(3 * batch, 2 * rows)) * sum(widths) * item)
-    return needs
+            needs[f"the activations of {_count(rows)} rows through the layers of {hidden}"] = (
+                max(3 * batch, 2 * rows) * sum(widths) * item)
+    return {what: float(min(n, 2**100)) for what, n in needs.items()}  # exact ints, then floats that cannot overflow
+
+
+def _count(n: int, exact: bool = True) -> str:
+    """An integer for a message: ``1000``, ``1e+10`` (``exact=False``), or ``2**400`` when huge."""
+    if n.bit_length() > 200:
+        return f"about 2**{n.bit_length() - 1}"
+    return str(n) if exact else f"{float(n):.3g}"
 
 
 def _check_optim_keys(table: Mapping[str, Any], optim: OptimConfig) -> None:
@@ -487,7 +493,7 @@ def _check_nesting(raw: Mapping[str, Any]) -> None:
             stack.extend((v, key, depth + 1) for v in item)
 
 
-def _parse_toml_file(path: Path) -> dict[str, Any]:
+def _parse_toml_file(path: str | Path) -> dict[str, Any]:
     """The one reader of config files: a regular UTF-8 file of at most CONFIG_MAX_BYTES."""
     what = f"config file {str(path)!r}"
     return _parse_toml(read_text(path, what, ConfigError, CONFIG_MAX_BYTES), what)
@@ -495,7 +501,7 @@ def _parse_toml_file(path: Path) -> dict[str, Any]:
 
 def load_config(path: str | Path | None, overrides: Iterable[str] = ()) -> Config:
     """Read a TOML config file (None: the built-in defaults), apply ``--set KEY=VALUE``, validate."""
-    raw = {} if path is None else _parse_toml_file(Path(path))
+    raw = {} if path is None else _parse_toml_file(path)
     assignments = [parse_assignment(item, "--set") for item in overrides]
     default_name = None if path is None else _default_name(Path(path).stem)
     switched = dict(assignments).get("data.dataset")
