@@ -14,6 +14,7 @@ SLOW_MODULES = {
     "test_sklearn_estimators", "test_sklearn_reference", "test_train_by_hand",
     "test_reliability_state",
     "test_reliability_faults",
+    "test_reliability_inputs",
 }
 
 

@@ -10,10 +10,9 @@ from __future__ import annotations
 
 import argparse
 from collections.abc import Sequence
-from pathlib import Path
 
 from minnet import graph, losses
-from minnet.cli.parsing import DEFAULT_CONFIG, Parser, config_path
+from minnet.cli.parsing import DEFAULT_CONFIG, Parser, config_path, make_folder, output_file
 from minnet.train.config import load_config
 from minnet.train.data import minibatches
 from minnet.train.loop import batch_loss
@@ -21,12 +20,16 @@ from minnet.train.run import start_run
 
 __all__ = ["main"]
 
+# What -o may end in: a picture (drawn by Graphviz), the DOT source, or the step-through page alone.
+SUFFIXES = (".svg", ".png", ".pdf", ".dot", ".html")
+
 
 def _parser() -> argparse.ArgumentParser:
     p = Parser(prog="python -m minnet graph", description="Draw the loss graph of a config's model for one minibatch.")
     p.add_argument("config", nargs="?", help=f"TOML config file (default: {DEFAULT_CONFIG})")
     p.add_argument("-o", "--output", default="graph.svg",
-                   help="file to write: .svg, .png, .pdf, .dot, or .html for the page alone (default graph.svg)")
+                   help="file to write: .svg, .png, .pdf, .dot, or .html for the page alone (default graph.svg); "
+                        "missing folders are created")
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override a config value")
     p.add_argument("--explain", action="store_true", help="also print the backward pass as a table")
     p.add_argument("--html", action="store_true", help="also write the step-through page: OUTPUT with an .html suffix")
@@ -36,6 +39,7 @@ def _parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str]) -> int:
     args = _parser().parse_args(list(argv))
+    output = output_file(args.output, "-o", SUFFIXES)  # before the work, so a typo costs nothing
     config = load_config(config_path(args.config), args.set)
     run = start_run(config)
     for name, param in run.model.named_parameters():
@@ -45,7 +49,7 @@ def main(argv: Sequence[str]) -> int:
                       config.loss.l2, losses.weight_matrices(run.model))
     loss.name = "loss"
     loss.backward()
-    output = Path(args.output)
+    make_folder(output, "-o")
     page = output.suffix.lower() == ".html"
     if not page:
         print(f"wrote {graph.render(loss, output)}")

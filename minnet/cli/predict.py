@@ -16,7 +16,7 @@ import numpy as np
 from minnet import losses
 from minnet.autograd.state import no_grad
 from minnet.autograd.tensor import Tensor
-from minnet.cli.parsing import Parser
+from minnet.cli.parsing import Parser, make_folder, output_file
 from minnet.train.errors import DataError
 from minnet.train.files import atomic_write_text
 from minnet.train.metrics import r2_score, rmse
@@ -32,7 +32,8 @@ def _parser(command: str) -> argparse.ArgumentParser:
     p.add_argument("run_dir", metavar="RUN_DIR", help="a training run's folder (it holds model.npz)")
     p.add_argument("data", metavar="DATA.csv", help="rows to use; columns are matched to the features by name")
     if command == "predict":
-        p.add_argument("-o", "--output", metavar="FILE", help="CSV to write (default: standard output)")
+        p.add_argument("-o", "--output", metavar="FILE",
+                       help="CSV to write (default: standard output); missing folders are created")
     return p
 
 
@@ -82,13 +83,15 @@ def main(command: str, argv: Sequence[str]) -> int:
 
 
 def _run(command: str, args: argparse.Namespace) -> int:
+    output = output_file(args.output, "-o") if command == "predict" and args.output is not None else None
     model = load_run(args.run_dir)
     header, rows = read_table(args.data)
     X = features_of(model, header, rows, args.data)
     if command == "predict":
         text = _predictions_csv(model, X)
-        if args.output:
-            atomic_write_text(Path(args.output), text)
+        if output is not None:
+            make_folder(output, "-o")
+            atomic_write_text(output, text)
             print(f"wrote {len(X)} predictions to {args.output}")
         else:
             sys.stdout.write(text)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 import difflib
 import json
+import math
 import re
 import tomllib
 from collections.abc import Iterable, Mapping
@@ -22,11 +23,13 @@ from minnet.hparams import Rule, boolean, describe, integer, number, one_of, str
 from minnet.losses import LOSSES
 from minnet.optim import OPTIMIZERS
 from minnet.train.errors import ConfigError
+from minnet.train.inputs import check_memory, read_text
 
 __all__ = [
     "Config", "DataConfig", "ModelConfig", "LossConfig", "OptimConfig", "TrainConfig",
     "RULES", "DATASET_KEYS", "load_config", "config_from_dict", "config_to_dict", "to_toml", "apply_overrides",
-    "parse_assignment", "parse_value",
+    "parse_assignment", "parse_value", "name_problem", "NAME_ALLOWED", "FOLDER_MAX_BYTES", "DATASET_SHAPES",
+    "memory_needs",
 ]
 
 
@@ -47,6 +50,22 @@ DATASET_KEYS: dict[str, frozenset[str]] = {
     "digits": _BUNDLED,
     "diabetes": _BUNDLED,
     "csv": frozenset({"path", "target", "features", "exclude", "delimiter", "missing", "categorical"}),
+}
+
+# Each dataset's (rows, features, outputs) before one-hot encoding; rows None: data.n_samples.
+# A CSV's are known only once it is read (its reader checks its own size).
+DATASET_SHAPES: dict[str, tuple[int | None, int, int]] = {
+    "moons": (None, 2, 2),
+    "circles": (None, 2, 2),
+    "blobs": (None, 2, 3),
+    "classification": (None, 10, 3),
+    "regression": (None, 8, 1),
+    "iris": (150, 4, 3),
+    "wine": (178, 13, 3),
+    "breast_cancer": (569, 30, 2),
+    "digits": (1797, 64, 10),
+    "diabetes": (442, 10, 1),
+    "csv": (0, 1, 1),
 }
 
 
@@ -160,6 +179,44 @@ SWEEP_OPTIONS = ("repeats", "cv", "select", "backend", "address")
 SECTIONS = {"data": DataConfig, "model": ModelConfig, "loss": LossConfig, "optim": OptimConfig, "train": TrainConfig}
 
 
+# ---- run names ----------------------------------------------------------------------
+
+# A run's name is its folder's name (runs/<name>, runs/<name>-2, runs/<name>-sweep/...),
+# so it is limited well below the file system's 255 bytes (NAME_MAX) for those suffixes.
+NAME_MAX_BYTES = 100
+# Any folder minnet names itself (runs/<name>-sweep, runs/<name>-2): room left below NAME_MAX.
+FOLDER_MAX_BYTES = 200
+NAME_ALLOWED = (f"a folder name: 1 to {NAME_MAX_BYTES} bytes of printable characters, without / or \\, "
+                "not starting with '.' and without spaces at either end")
+
+
+def name_problem(name: str, max_bytes: int = NAME_MAX_BYTES) -> str | None:
+    """Why ``name`` cannot be a run folder's name inside runs/ (None: it can).
+
+    No path separators and no leading dot, so ``runs/<name>`` is always a new folder
+    directly inside runs/ (never ``.``, ``..`` or a hidden folder); printable characters
+    only (no NUL, newline or escape codes); short enough for the file system."""
+    if name == "":
+        return "it is empty"
+    if len(name.encode("utf-8")) > max_bytes:
+        return f"it is {len(name.encode('utf-8'))} bytes long (at most {max_bytes})"
+    bad = next((c for c in name if c in "/\\" or not c.isprintable()), None)
+    if bad is not None:
+        return f"it holds the character {bad!r}"
+    if name.startswith("."):
+        return "it starts with '.'"
+    if name != name.strip():
+        return "it starts or ends with a space"
+    return None
+
+
+def _default_name(stem: str) -> str:
+    """A config file's stem made into a valid run name (``.hidden`` -> ``hidden``)."""
+    name = "".join(c if c.isprintable() and c not in "/\\" else "_" for c in stem).lstrip(".").strip()
+    name = name.encode("utf-8")[:NAME_MAX_BYTES].decode("utf-8", errors="ignore").strip()
+    return name or "run"
+
+
 # ---- the rules ----------------------------------------------------------------------
 
 def _names(v: Any) -> tuple[str, ...] | None:
@@ -169,8 +226,7 @@ def _names(v: Any) -> tuple[str, ...] | None:
 
 
 RULES: dict[str, Rule] = {
-    "name": Rule("string", string, lambda v: v.strip() != "" and "/" not in v and "\\" not in v,
-                 "a non-empty name without slashes"),
+    "name": Rule("string", string, lambda v: name_problem(v) is None, NAME_ALLOWED),
     "seed": Rule("integer", integer, lambda v: 0 <= v < 2**32, "an integer in [0, 2**32)", numeric=True),
     "init_seed": Rule("integer", integer, lambda v: 0 <= v < 2**32, "an integer in [0, 2**32)", numeric=True),
     "dtype": one_of(["float32", "float64"]),
@@ -250,6 +306,7 @@ def _keys_of(section: str) -> list[str]:
 
 def config_from_dict(raw: Mapping[str, Any], default_name: str | None = None) -> Config:
     """Validate a parsed TOML document into a Config; raises ConfigError naming the key."""
+    _check_nesting(raw)
     for key in raw:
         if key not in _TOP_LEVEL:
             raise _unknown(key, _TOP_LEVEL, "at top level")
@@ -272,7 +329,50 @@ def config_from_dict(raw: Mapping[str, Any], default_name: str | None = None) ->
     _check_optim_keys(raw.get("optim", {}), values["optim"])
     _check_training_keys(values)
     values["sweep"], values["sweep_options"] = _validate_sweep(raw.get("sweep", {}))
-    return Config(**values)
+    config = Config(**values)
+    check_memory(memory_needs(config), ConfigError)
+    return config
+
+
+# How many copies of each kind of array a run holds at its peak: the data as generated
+# (float64), its split, scaled and cast copies; the parameters, their gradients, two
+# optimizer buffers, the checkpoint's snapshot and early stopping's best weights.
+DATA_COPIES = 4
+PARAMETER_COPIES = 6
+# A history row (a dict of a dozen floats) kept in memory for every epoch.
+HISTORY_ROW_BYTES = 1024
+
+
+def memory_needs(config: Config) -> dict[str, float]:
+    """The bytes a run of ``config`` needs at least, by what needs them (see check_memory):
+    its data, its parameters, the activations of a training batch or of a whole split
+    evaluated at once, and the history of every epoch.  A CSV's rows are counted by its
+    reader; a factory's model is its own."""
+    rows, n_in, n_out = DATASET_SHAPES[config.data.dataset]
+    rows = config.data.n_samples if rows is None else rows
+    item = 4 if config.dtype == "float32" else 8
+    widths = [n_in, *config.model.hidden, n_out]
+    needs = {f"the history of train.epochs = {_count(config.train.epochs)}": config.train.epochs * HISTORY_ROW_BYTES}
+    if rows:
+        generated = "n_samples" in DATASET_KEYS[config.data.dataset]
+        what = f"data.n_samples = {_count(rows)}" if generated else f"dataset {config.data.dataset!r}"
+        needs[f"the data ({what})"] = rows * (n_in + n_out) * 8 * DATA_COPIES
+    if config.model.factory is None:
+        params = sum((a + 1) * b for a, b in zip(widths, widths[1:], strict=False))
+        hidden = f"model.hidden = [{', '.join(map(_count, config.model.hidden))}]"
+        needs[f"the {_count(params, exact=False)} parameters of {hidden}"] = params * item * PARAMETER_COPIES
+        if rows:
+            batch = min(config.train.batch_size, rows)
+            needs[f"the activations of {_count(rows)} rows through the layers of {hidden}"] = (
+                max(3 * batch, 2 * rows) * sum(widths) * item)
+    return {what: float(min(n, 2**100)) for what, n in needs.items()}  # exact ints, then floats that cannot overflow
+
+
+def _count(n: int, exact: bool = True) -> str:
+    """An integer for a message: ``1000``, ``1e+10`` (``exact=False``), or ``2**400`` when huge."""
+    if n.bit_length() > 200:
+        return f"about 2**{n.bit_length() - 1}"
+    return str(n) if exact else f"{float(n):.3g}"
 
 
 def _check_optim_keys(table: Mapping[str, Any], optim: OptimConfig) -> None:
@@ -327,6 +427,10 @@ def _check_data_keys(table: Mapping[str, Any], data: DataConfig) -> None:
         raise ConfigError("data.path is required when data.dataset = 'csv' (the CSV file to train on)")
 
 
+# More runs than this in one sweep is a typo (--repeats 1000000000), not an experiment.
+MAX_SWEEP_RUNS = 10_000
+
+
 def _validate_sweep(table: Any) -> tuple[dict[str, tuple], SweepOptions]:
     """The grid (dotted keys) and the options (repeats, cv, select, backend, address)."""
     if not isinstance(table, Mapping):
@@ -348,27 +452,58 @@ def _validate_sweep(table: Any) -> tuple[dict[str, tuple], SweepOptions]:
         if not isinstance(values, list) or not values:
             raise ConfigError(f"sweep.{path}: expected a non-empty list of values, got {describe(values)}")
         sweep[path] = tuple(_validate(path, v) for v in values)
+    runs = math.prod(len(v) for v in sweep.values()) * options.repeats * max(options.cv, 1)
+    if runs > MAX_SWEEP_RUNS:
+        sizes = " x ".join([*(f"{len(v)} values of {k}" for k, v in sweep.items()),
+                            *([f"{options.repeats} repeats"] if options.repeats > 1 else []),
+                            *([f"{options.cv} folds"] if options.cv else [])])
+        raise ConfigError(f"sweep: {sizes} make {runs} runs; at most {MAX_SWEEP_RUNS} are allowed")
     return sweep, options
 
 
-def _parse_toml_file(path: Path) -> dict[str, Any]:
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise ConfigError(f"config file {str(path)!r} does not exist") from None
-    except (IsADirectoryError, PermissionError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"cannot read config file {str(path)!r}: {exc}") from None
+# A config is a few hundred bytes: anything larger is not a config (a data file, /dev/zero).
+CONFIG_MAX_BYTES = 1 << 20
+# Tables and lists nested deeper than this are a mistake, refused before anything recurses into them.
+MAX_NESTING = 32
+
+
+def _parse_toml(text: str, what: str) -> dict[str, Any]:
+    """``tomllib.loads`` whose every failure is a ConfigError naming ``what``."""
     try:
         return tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"config file {str(path)!r} is not valid TOML: {exc}") from None
+        raise ConfigError(f"{what} is not valid TOML: {exc}") from None
+    except RecursionError:
+        raise ConfigError(f"{what} nests lists or tables too deeply (at most {MAX_NESTING} levels)") from None
+    except ValueError as exc:  # e.g. an integer of more than 4300 digits
+        raise ConfigError(f"{what} holds a value TOML cannot read: {exc}") from None
+
+
+def _check_nesting(raw: Mapping[str, Any]) -> None:
+    """Refuse values nested more than MAX_NESTING levels deep, walked without recursion,
+    before any rule (or ``repr``) recurses into them."""
+    stack: list[tuple[Any, str, int]] = [(raw, "", 0)]
+    while stack:
+        item, key, depth = stack.pop()
+        if depth > MAX_NESTING:
+            raise ConfigError(f"{key}: lists or tables are nested more than {MAX_NESTING} levels deep")
+        if isinstance(item, Mapping):
+            stack.extend((v, f"{key}.{k}" if key else str(k), depth + 1) for k, v in item.items())
+        elif isinstance(item, (list, tuple)):
+            stack.extend((v, key, depth + 1) for v in item)
+
+
+def _parse_toml_file(path: str | Path) -> dict[str, Any]:
+    """The one reader of config files: a regular UTF-8 file of at most CONFIG_MAX_BYTES."""
+    what = f"config file {str(path)!r}"
+    return _parse_toml(read_text(path, what, ConfigError, CONFIG_MAX_BYTES), what)
 
 
 def load_config(path: str | Path | None, overrides: Iterable[str] = ()) -> Config:
     """Read a TOML config file (None: the built-in defaults), apply ``--set KEY=VALUE``, validate."""
-    raw = {} if path is None else _parse_toml_file(Path(path))
+    raw = {} if path is None else _parse_toml_file(path)
     assignments = [parse_assignment(item, "--set") for item in overrides]
-    default_name = None if path is None else Path(path).stem
+    default_name = None if path is None else _default_name(Path(path).stem)
     switched = dict(assignments).get("data.dataset")
     if isinstance(switched, str) and "name" not in dict(assignments):
         # a run named after its dataset follows the dataset --set switches to (not runs/moons-7 for wine)
@@ -399,12 +534,17 @@ def _resolve_data_path(raw: dict[str, Any], folder: Path) -> dict[str, Any]:
 
 # ---- overrides ----------------------------------------------------------------------
 
-def parse_value(text: str) -> Any:
-    """A TOML literal (``0.1``, ``[8, 8]``, ``true``, ``"x"``), or else the bare text as a string."""
+def parse_value(text: str, key: str = "") -> Any:
+    """A TOML literal (``0.1``, ``[8, 8]``, ``true``, ``"x"``), or else the bare text as a string
+    (``key`` names it in errors)."""
     try:
         return tomllib.loads(f"value = {text}")["value"]
     except tomllib.TOMLDecodeError:
         return text
+    except RecursionError:
+        raise ConfigError(f"{key or 'value'}: lists or tables are nested more than {MAX_NESTING} levels deep") from None
+    except ValueError as exc:  # e.g. an integer of more than 4300 digits
+        raise ConfigError(f"{key or 'value'}: {text[:40]!r}... cannot be read: {exc}") from None
 
 
 def parse_assignment(item: str, option: str) -> tuple[str, Any]:
@@ -414,7 +554,7 @@ def parse_assignment(item: str, option: str) -> tuple[str, Any]:
         raise ConfigError(f"{option} expects KEY=VALUE (e.g. optim.lr=0.1), got {item!r}")
     if key not in RULES:
         raise _unknown(key, list(RULES), f"for {option}")
-    return key, parse_value(text.strip())
+    return key, parse_value(text.strip(), key)
 
 
 def apply_overrides(raw: Mapping[str, Any], assignments: Iterable[tuple[str, Any]]) -> dict[str, Any]:

@@ -37,8 +37,9 @@ from sklearn.model_selection import KFold, StratifiedKFold, train_test_split
 from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
 from minnet import hparams
-from minnet.train.config import DATASET_KEYS, DataConfig
+from minnet.train.config import DATA_COPIES, DATASET_KEYS, DataConfig
 from minnet.train.errors import ConfigError, DataError
+from minnet.train.inputs import check_memory, format_bytes, regular_file
 
 __all__ = [
     "DataConfig",
@@ -51,6 +52,7 @@ __all__ = [
     "minibatches",
     "dataset_hash",
     "original_labels",
+    "read_csv_rows",
 ]
 
 # An integer-valued CSV target with at most this many distinct values (each on at
@@ -132,6 +134,7 @@ class _Raw:
     target_column: str = "target"  # a CSV's target column: what evaluate looks for
     categories: np.ndarray | None = None  # data.categorical: text feature columns (n, k), encoded after the split
     categorical_names: list[str] | None = None
+    lines: list[int] | None = None  # a CSV's line number of each row, for error messages
 
 
 @dataclass(frozen=True)
@@ -217,34 +220,69 @@ def _parse_number(cell: str) -> float | None:
         return None
 
 
-def _delimiter(path: Path, wanted: str) -> str:
+# Reading a CSV into cells costs about this many times its size in memory (Python
+# strings and lists), counted against the memory limit before the file is read.
+CSV_MEMORY_FACTOR = 10
+
+
+def _delimiter(sample: str, wanted: str) -> str:
     """The delimiter: as configured, or sniffed from the first lines for "auto"."""
     if wanted != "auto":
         return wanted
-    with path.open(newline="", encoding="utf-8-sig") as f:
-        sample = f.read(64 * 1024)
     try:
         return csv.Sniffer().sniff(sample, delimiters=",;\t").delimiter
     except csv.Error:
         return ","
 
 
-def _read_rows(path: Path, source: str, delimiter: str = ",") -> list[tuple[int, list[str]]]:
-    """(line number, stripped cells) of each non-blank row."""
-    rows = []
-    try:
-        with path.open(newline="", encoding="utf-8-sig") as f:
-            reader = csv.reader(f, delimiter=delimiter)
+def _first_undecodable_line(path: Path) -> int:
+    """The number of the first line that is not UTF-8 (text decoders read ahead, so the
+    csv reader's own count is not where the bad byte is)."""
+    with path.open("rb") as f:
+        for number, raw_line in enumerate(f, start=1):
             try:
-                for row in reader:
-                    if len(row) > 1 or (row and row[0].strip()):  # skip blank lines
-                        rows.append((reader.line_num, [cell.strip() for cell in row]))
-            except csv.Error as exc:
-                raise DataError(f"{source} line {reader.line_num}: not valid CSV ({exc})") from None
+                raw_line.decode("utf-8")
+            except UnicodeDecodeError:
+                return number
+    return 1
+
+
+def read_csv_rows(path: str | Path, source: str, delimiter: str = ",") -> list[tuple[int, list[str]]]:
+    """The one CSV reader (training, predict, evaluate): (line number, stripped cells) of
+    each non-blank row, every row as long as the first.
+
+    ``path`` must be a regular UTF-8 file small enough to read into memory; ``source``
+    names it in every DataError (``data.path 'x.csv'``); ``delimiter`` may be "auto".
+    """
+    checked = regular_file(path, source, DataError)
+    size = checked.stat().st_size
+    check_memory({f"reading {source} ({format_bytes(size)})": size * CSV_MEMORY_FACTOR}, DataError)
+    rows: list[tuple[int, list[str]]] = []
+    line = 0
+    try:
+        with checked.open(newline="", encoding="utf-8-sig") as f:
+            sample = f.read(64 * 1024) if delimiter == "auto" else ""
+            f.seek(0)
+            reader = csv.reader(f, delimiter=_delimiter(sample, delimiter))
+            for row in reader:
+                line = reader.line_num
+                if len(row) > 1 or (row and row[0].strip()):  # skip blank lines
+                    rows.append((line, [cell.strip() for cell in row]))
+    except csv.Error as exc:
+        if "field larger than field limit" in str(exc):
+            raise DataError(f"{source} line {line + 1}: a cell is longer than {csv.field_size_limit()} characters, "
+                            "the most a CSV cell may hold") from None
+        raise DataError(f"{source} line {line + 1}: not valid CSV ({exc})") from None
     except UnicodeDecodeError:
-        raise DataError(f"{source} is not UTF-8 text; save the CSV as UTF-8") from None
+        raise DataError(f"{source} is not UTF-8 text (line {_first_undecodable_line(checked)}); "
+                        "save the CSV as UTF-8") from None
     except OSError as exc:
         raise DataError(f"{source} cannot be read: {exc.strerror}") from None
+    if rows:
+        width = len(rows[0][1])
+        for line, row in rows[1:]:
+            if len(row) != width:
+                raise DataError(f"{source} line {line} has {len(row)} cells, expected {width} like the header")
     return rows
 
 
@@ -276,6 +314,9 @@ def _read_header(rows: list[tuple[int, list[str]]], source: str) -> list[str]:
 
 
 def _missing(source: str, line: int, column: str, cell: str) -> DataError:
+    if _parse_number(cell) is not None and cell.lower().lstrip("+-") not in ("inf", "infinity", "nan"):
+        return DataError(f"{source} line {line}, column {column!r}: {cell[:40]!r} is too large for a 64-bit float "
+                         f"(at most {np.finfo(np.float64).max:.3g} in magnitude); rescale the column")
     what = "is empty" if not cell else f"holds {cell!r}"
     return DataError(
         f"{source} line {line}, column {column!r} {what}; missing values "
@@ -316,16 +357,9 @@ def _csv(cfg: DataConfig, seed: int) -> _Raw:
     if cfg.path is None:
         raise ConfigError("data.path is required when data.dataset is 'csv'")
     source = f"data.path {os.fspath(cfg.path)!r}"
-    path = Path(cfg.path)
-    if not path.exists():
-        where = "" if path.is_absolute() else f" (relative to the working directory {os.getcwd()!r})"
-        raise DataError(f"{source} does not exist{where}")
-    if not path.is_file():
-        raise DataError(f"{source} is not a file; expected a CSV file")
-    try:
-        rows = _read_rows(path, source, _delimiter(path, cfg.delimiter))
-    except UnicodeDecodeError:
-        raise DataError(f"{source} is not UTF-8 text; save the CSV as UTF-8") from None
+    if not os.path.isabs(cfg.path) and not os.path.lexists(cfg.path):
+        raise DataError(f"{source} does not exist (relative to the working directory {os.getcwd()!r})")
+    rows = read_csv_rows(cfg.path, source, cfg.delimiter)
     if rows and rows[0][1] and rows[0][1][0] == "" and len(rows[0][1]) > 1:
         rows = [(line, row[1:]) for line, row in rows]  # an unnamed first column: pandas' to_csv index
     header = _read_header(rows, source)
@@ -350,11 +384,6 @@ def _csv(cfg: DataConfig, seed: int) -> _Raw:
     if not features:
         raise DataError(f"{source}: no feature columns left (after data.features and data.exclude)")
 
-    for line, row in rows[1:]:
-        if len(row) != len(header):
-            raise DataError(
-                f"{source} line {line} has {len(row)} cells, expected {len(header)} like the header"
-            )
     text = []
     if cfg.categorical == "onehot":  # a column with any text is a category column
         text = [j for j in features if any(_parse_number(row[j]) is None and row[j].lower() not in MISSING_MARKERS
@@ -390,7 +419,7 @@ def _csv(cfg: DataConfig, seed: int) -> _Raw:
         lines.append(line)
     y, class_names, target_names = _csv_target(target_cells, lines, header[target], source)
     return _Raw(X, y, [header[j] for j in features], class_names, target_names, source, header[target],
-                categories if text else None, [header[j] for j in text] if text else None)
+                categories if text else None, [header[j] for j in text] if text else None, lines)
 
 
 # ---- registry -------------------------------------------------------------------------------
@@ -459,6 +488,9 @@ def load_dataset(cfg: DataConfig, seed: int, dtype: str | np.dtype = "float32") 
         allowed = ", ".join(DATASETS)
         raise ConfigError(f"data.dataset: unknown dataset {cfg.dataset!r}; choose one of {allowed}")
     raw = DATASETS[cfg.dataset].load(cfg, seed)
+    if cfg.dataset != "csv" and not (np.isfinite(raw.X).all() and np.isfinite(raw.y).all()):
+        hint = f"data.noise = {cfg.noise:g} is too large" if "noise" in DATASETS[cfg.dataset].options else "a bug?"
+        raise DataError(f"{raw.source}: the generated values overflow 64-bit floats; {hint}")
     _check_split(raw, cfg.test_size)
     classification = raw.class_names is not None
     rows_train, rows_test = train_test_split(
@@ -472,6 +504,7 @@ def load_dataset(cfg: DataConfig, seed: int, dtype: str | np.dtype = "float32") 
     if raw.categories is not None:  # data.categorical: one-hot columns learned from the training rows only
         encoder = OneHotEncoder(handle_unknown="ignore", sparse_output=False, dtype=np.float64)
         encoder.fit(raw.categories[rows_train])
+        _check_onehot_size(raw, encoder)
         X_train, X_val, X_test = (np.hstack([X, encoder.transform(raw.categories[r])]) if len(r) else
                                   np.empty((0, X.shape[1] + sum(map(len, encoder.categories_))))
                                   for X, r in ((X_train, rows_train), (X_val, rows_val), (X_test, rows_test)))
@@ -486,40 +519,90 @@ def load_dataset(cfg: DataConfig, seed: int, dtype: str | np.dtype = "float32") 
         X_val = imputer.transform(X_val) if len(X_val) else X_val
     scaler = None
     if cfg.standardize:  # fitted on the rows the model trains on: nothing of val or test leaks in
-        scaler = StandardScaler().fit(X_train)
+        scaler = _fit_scaler(X_train, raw, raw.feature_names)
         X_train, X_test = scaler.transform(X_train), scaler.transform(X_test)
         X_val = scaler.transform(X_val) if len(X_val) else X_val
     dtype = np.dtype(dtype)
     y_mean = y_scale = None
-    if classification:
-        y_train, y_val, y_test = y_train.astype(np.int64), y_val.astype(np.int64), y_test.astype(np.int64)
-    else:
-        y_mean, y_scale = np.zeros(y_train.shape[1]), np.ones(y_train.shape[1])
-        if cfg.standardize:
-            y_scaler = StandardScaler().fit(y_train)
-            y_mean, y_scale = y_scaler.mean_, y_scaler.scale_
-        y_train = ((y_train - y_mean) / y_scale).astype(dtype)
-        y_val = ((y_val - y_mean) / y_scale).astype(dtype)
-        y_test = ((y_test - y_mean) / y_scale).astype(dtype)
-    return Dataset(
-        name=cfg.dataset,
-        task="classification" if classification else "regression",
-        X_train=X_train.astype(dtype),
-        y_train=y_train,
-        X_test=X_test.astype(dtype),
-        y_test=y_test,
-        X_val=X_val.astype(dtype),
-        y_val=y_val,
-        feature_names=feature_names,
-        class_names=raw.class_names,
-        target_names=raw.target_names,
-        scaler=scaler,
-        y_mean=y_mean,
-        y_scale=y_scale,
-        target_column=raw.target_column,
-        fill=fill,
-        encoding=encoding,
-    )
+    with np.errstate(over="ignore"):  # values beyond the dtype: _check_fits names them
+        if classification:
+            y_train, y_val, y_test = y_train.astype(np.int64), y_val.astype(np.int64), y_test.astype(np.int64)
+        else:
+            y_mean, y_scale = np.zeros(y_train.shape[1]), np.ones(y_train.shape[1])
+            if cfg.standardize:
+                y_scaler = _fit_scaler(y_train, raw, raw.target_names or ["target"])
+                y_mean, y_scale = y_scaler.mean_, y_scaler.scale_
+            y_train = ((y_train - y_mean) / y_scale).astype(dtype)
+            y_val = ((y_val - y_mean) / y_scale).astype(dtype)
+            y_test = ((y_test - y_mean) / y_scale).astype(dtype)
+        dataset = Dataset(
+            name=cfg.dataset,
+            task="classification" if classification else "regression",
+            X_train=X_train.astype(dtype),
+            y_train=y_train,
+            X_test=X_test.astype(dtype),
+            y_test=y_test,
+            X_val=X_val.astype(dtype),
+            y_val=y_val,
+            feature_names=feature_names,
+            class_names=raw.class_names,
+            target_names=raw.target_names,
+            scaler=scaler,
+            y_mean=y_mean,
+            y_scale=y_scale,
+            target_column=raw.target_column,
+            fill=fill,
+            encoding=encoding,
+        )
+    _check_fits(dataset, raw, cfg, {"train": rows_train, "val": rows_val, "test": rows_test})
+    return dataset
+
+
+def _check_onehot_size(raw: _Raw, encoder: OneHotEncoder) -> None:
+    """One-hot columns cost a float per category per row: an ID column encoded by mistake
+    (100,000 categories) is refused before the matrix is allocated."""
+    counts = {name: len(cats) for name, cats in zip(raw.categorical_names or [], encoder.categories_, strict=True)}
+    largest = max(counts, key=lambda k: counts[k])
+    width = raw.X.shape[1] + sum(counts.values())
+    check_memory({f"the one-hot columns of data.categorical = 'onehot' ({counts[largest]} categories in column "
+                  f"{largest!r}; exclude it with data.exclude?)": float(len(raw.y)) * width * 8 * DATA_COPIES},
+                 DataError)
+
+
+def _fit_scaler(values: np.ndarray, raw: _Raw, names: list[str]) -> StandardScaler:
+    """A StandardScaler fitted on ``values``; a column whose variance overflows 64-bit
+    floats (values near 1e200) is a DataError naming it, not a silent scale of 1."""
+    with np.errstate(over="ignore", invalid="ignore"):
+        scaler = StandardScaler().fit(values)
+    bad = np.flatnonzero(~(np.isfinite(scaler.mean_) & np.isfinite(scaler.var_)))
+    if len(bad):
+        raise DataError(f"{raw.source}, column {names[bad[0]]!r}: its values are too large to standardize "
+                        "(their variance overflows 64-bit floats); rescale the column")
+    return scaler
+
+
+def _check_fits(dataset: Dataset, raw: _Raw, cfg: DataConfig, rows: dict[str, np.ndarray]) -> None:
+    """Every value the model will see is finite in its dtype (a CSV cell of 1e39 overflows
+    float32); the DataError names the column and, for a CSV, the line (``rows``: each
+    split's raw rows)."""
+    names = {"X": dataset.feature_names, "y": dataset.target_names or ["target"]}
+    dtype = dataset.X_train.dtype
+    for split, raw_rows in rows.items():
+        arrays = [("X", getattr(dataset, f"X_{split}"), raw.X)]
+        if dataset.task == "regression":
+            arrays.append(("y", getattr(dataset, f"y_{split}"), raw.y))
+        for kind, values, original in arrays:
+            bad = np.argwhere(~np.isfinite(values))
+            if not len(bad):
+                continue
+            i, j = bad[0]
+            row = raw_rows[i]
+            where = f" line {raw.lines[row]}," if raw.lines is not None else ","
+            value = f"{original[row, j]:.3g} " if j < original.shape[1] else "a value "
+            step = "standardizing" if cfg.standardize else "reading"
+            fix = "set dtype = 'float64' or rescale the column" if dtype == np.float32 else "rescale the column"
+            raise DataError(f"{raw.source}{where} column {names[kind][j]!r}: {value}does not fit {dtype.name} after "
+                            f"{step} (at most {np.finfo(dtype).max:.3g} in magnitude); {fix}")
 
 
 def _validation_rows(

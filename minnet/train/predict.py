@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import csv
+import math
 from pathlib import Path
 from typing import Any
 
@@ -12,7 +12,7 @@ from minnet.autograd.state import no_grad
 from minnet.autograd.tensor import Tensor
 from minnet.nn import Module
 from minnet.train.checkpoint import load_checkpoint
-from minnet.train.data import MISSING_MARKERS
+from minnet.train.data import MISSING_MARKERS, read_csv_rows
 from minnet.train.errors import DataError
 from minnet.train.factory import build_from_factory
 from minnet.train.metrics import r2_score
@@ -117,18 +117,28 @@ class TrainedModel:
 
 
 def read_table(path: str | Path) -> tuple[list[str], list[list[str]]]:
-    """A CSV's header and rows of cells, for predict and evaluate (a DataError if unreadable)."""
-    path = Path(path)
-    try:
-        with path.open(newline="", encoding="utf-8-sig") as f:
-            rows = [row for row in csv.reader(f) if any(cell.strip() for cell in row)]
-    except FileNotFoundError:
-        raise DataError(f"{str(path)!r} does not exist") from None
-    except (OSError, UnicodeDecodeError, csv.Error) as exc:
-        raise DataError(f"{str(path)!r} cannot be read as CSV: {exc}") from None
+    """A CSV's header and rows of cells, for predict and evaluate: read by the training
+    reader (``read_csv_rows``, the same file, size, encoding and shape checks), rows of
+    only empty cells skipped, and no number beyond a 64-bit float (``1e400``, ``inf``)."""
+    source = repr(str(path))
+    rows = [(line, row) for line, row in read_csv_rows(path, source) if any(row)]
     if len(rows) < 2:
-        raise DataError(f"{str(path)!r} needs a header row and at least one data row")
-    return [c.strip() for c in rows[0]], [[c.strip() for c in row] for row in rows[1:]]
+        raise DataError(f"{source} needs a header row and at least one data row")
+    header = rows[0][1]
+    for line, row in rows[1:]:
+        for name, cell in zip(header, row, strict=True):
+            if not math.isfinite(_number(cell)) and cell.lower() not in MISSING_MARKERS:
+                raise DataError(f"{source} line {line}, column {name!r}: {cell[:40]!r} is not a finite number "
+                                f"(at most {np.finfo(np.float64).max:.3g} in magnitude)")
+    return header, [row for _, row in rows[1:]]
+
+
+def _number(cell: str) -> float:
+    """The cell as a float, 0.0 for text (which is no overflow)."""
+    try:
+        return float(cell)
+    except ValueError:
+        return 0.0
 
 
 def _column(header: list[str], rows: list[list[str]], name: str, path: str) -> list[str]:

@@ -40,7 +40,16 @@ from minnet.compiler import CompiledStep
 from minnet.nn import Module
 from minnet.optim import OPTIMIZERS, SGD, Optimizer, lr_scheduler
 from minnet.train.checkpoint import Checkpoint, load_checkpoint, save_checkpoint
-from minnet.train.config import Config, apply_overrides, config_from_dict, config_to_dict, load_config, to_toml
+from minnet.train.config import (
+    FOLDER_MAX_BYTES,
+    Config,
+    apply_overrides,
+    config_from_dict,
+    config_to_dict,
+    load_config,
+    name_problem,
+    to_toml,
+)
 from minnet.train.data import Dataset, dataset_hash, load_dataset, minibatches, original_labels
 from minnet.train.errors import CheckpointError, ConfigError, DataError, DivergedError, TrainingInterrupted
 from minnet.train.factory import build_from_factory, factory_spec
@@ -89,12 +98,22 @@ def versions() -> dict[str, str]:
 # ---- run folders --------------------------------------------------------------------
 
 def new_run_dir(name: str, root: str | Path = "runs") -> Path:
-    """``runs/<name>``, or ``runs/<name>-2``, ``-3``, ... so earlier runs are never overwritten."""
+    """``runs/<name>``, or ``runs/<name>-2``, ``-3``, ... so earlier runs are never overwritten.
+
+    ``name`` must pass the config's ``name`` rule (``name_problem``): then the folder is
+    always a new one directly inside ``root``, never ``root`` itself, its parent or a path
+    the file system refuses."""
+    problem = name_problem(name, FOLDER_MAX_BYTES)
+    if problem is not None:
+        raise ConfigError(f"name: {name[:60]!r} cannot name a run folder: {problem}")
     root = Path(root)
     candidate, n = root / name, 1
-    while candidate.exists():
-        n += 1
-        candidate = root / f"{name}-{n}"
+    try:
+        while candidate.exists():
+            n += 1
+            candidate = root / f"{name}-{n}"
+    except (OSError, ValueError) as exc:
+        raise ConfigError(f"cannot use the runs folder {str(root)!r}: {getattr(exc, 'strerror', None) or exc}") from None
     return candidate
 
 
