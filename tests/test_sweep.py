@@ -353,3 +353,31 @@ def test_without_dask_the_error_names_the_extra(tiny, tmp_path, capsys, monkeypa
                  "--address", "tcp://127.0.0.1:8786"])
     assert code == 2
     assert "pip install 'minnet[dask]'" in capsys.readouterr().err
+
+
+def test_a_sweep_worker_trains_its_run_without_importing_scikit_learn(tmp_path):
+    """The parent loads each run's data and sends it along: a worker process (a fresh
+    interpreter here, as loky starts one) trains the run without importing scikit-learn."""
+    import os
+    import pickle
+    import subprocess
+    import sys
+
+    from minnet.train.sweep import _Datasets, sweep_tasks
+
+    config = config_from_dict({"name": "w", "data": {"dataset": "moons", "n_samples": 120}, "model": {"hidden": [4]},
+                               "train": {"epochs": 2}, "sweep": {"loss.l2": [0.0, 0.01]}})
+    task = sweep_tasks(config, tmp_path / "sweep")[1]
+    parcel = tmp_path / "task.pickle"  # the test's own objects, as joblib would send them
+    parcel.write_bytes(pickle.dumps((task, _Datasets()(task.config))))
+    code = ("import pickle, sys\n"
+            "task, dataset = pickle.loads(open(sys.argv[1], 'rb').read())\n"
+            "from minnet.train.sweep import _train_one\n"
+            "run = _train_one(task, False, False, dataset)\n"
+            "print(run.status, sorted(m for m in sys.modules if m.split('.')[0] == 'sklearn')[:3])\n")
+    root = Path(__file__).resolve().parents[1]
+    result = subprocess.run([sys.executable, "-c", code, str(parcel)], capture_output=True, text=True, timeout=120,
+                            env={**os.environ, "PYTHONPATH": str(root)})
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == ["completed", "[]"], result.stdout
+    assert (task.run_dir / "model.npz").is_file()

@@ -24,7 +24,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
-from scipy import stats
 
 from minnet.train.config import Config
 from minnet.train.report import format_table, value_text
@@ -134,6 +133,7 @@ def _paired_differences(points: list[Point], key: str) -> None:
     """Δ of ``key`` to the first point, run by run with the same seeds and folds."""
     if not points:
         return
+    from scipy import stats  # here: scipy.stats takes most of a second to import
     first = {_replicate(r): r.row.get(key) for r in points[0].done}
     for point in points[1:]:
         diffs = [r.row[key] - first[_replicate(r)] for r in point.done

@@ -31,10 +31,6 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from sklearn import datasets as skd
-from sklearn.impute import SimpleImputer
-from sklearn.model_selection import KFold, StratifiedKFold, train_test_split
-from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
 from minnet import hparams
 from minnet.train.config import DATA_COPIES, DATASET_KEYS, DataConfig
@@ -71,7 +67,7 @@ class Dataset:
     X_* has shape (n, n_features) and the requested float dtype.  For classification
     y_* holds int64 labels in [0, n_classes), label i being ``class_names[i]``; for
     regression y_* has shape (n, n_targets) and X's dtype, standardised when
-    ``scaler`` is set (then ``y_mean``/``y_scale`` hold the target's scaler; they are
+    ``x_mean`` is set (then ``y_mean``/``y_scale`` hold the target's scaler; they are
     0 and 1 otherwise, and None for classification).
     """
 
@@ -86,7 +82,8 @@ class Dataset:
     feature_names: list[str]
     class_names: list[str] | None
     target_names: list[str] | None = None
-    scaler: StandardScaler | None = None  # fitted on X_train; apply to new raw inputs
+    x_mean: np.ndarray | None = None  # the input scaler fitted on X_train (None: not standardised):
+    x_scale: np.ndarray | None = None  # new raw inputs x become (x - x_mean) / x_scale
     y_mean: np.ndarray | None = None  # shape (n_targets,)
     y_scale: np.ndarray | None = None  # shape (n_targets,)
     target_column: str = "target"
@@ -151,6 +148,17 @@ class DatasetSpec:
     options: frozenset[str]
 
 
+# ---- scikit-learn, imported when first needed ------------------------------------------
+# A sweep's workers get their data from the parent and never need scikit-learn, whose
+# import takes about a second per process; so this module imports it only in use.
+
+
+def _sklearn_datasets() -> Any:
+    from sklearn import datasets
+
+    return datasets
+
+
 # ---- generated ------------------------------------------------------------------------
 
 
@@ -163,24 +171,24 @@ def _generated(name: str, cfg: DataConfig, X: np.ndarray, y: np.ndarray, n_class
 
 
 def _moons(cfg: DataConfig, seed: int) -> _Raw:
-    X, y = skd.make_moons(cfg.n_samples, noise=cfg.noise, random_state=seed)
+    X, y = _sklearn_datasets().make_moons(cfg.n_samples, noise=cfg.noise, random_state=seed)
     return _generated("moons", cfg, X, y, 2)
 
 
 def _circles(cfg: DataConfig, seed: int) -> _Raw:
-    X, y = skd.make_circles(cfg.n_samples, noise=cfg.noise, factor=0.5, random_state=seed)
+    X, y = _sklearn_datasets().make_circles(cfg.n_samples, noise=cfg.noise, factor=0.5, random_state=seed)
     return _generated("circles", cfg, X, y, 2)
 
 
 def _blobs(cfg: DataConfig, seed: int) -> _Raw:
     """Three Gaussian blobs in 2-D (standard deviation 1)."""
-    X, y = skd.make_blobs(cfg.n_samples, n_features=2, centers=3, random_state=seed)
+    X, y = _sklearn_datasets().make_blobs(cfg.n_samples, n_features=2, centers=3, random_state=seed)
     return _generated("blobs", cfg, X, y, 3)
 
 
 def _classification(cfg: DataConfig, seed: int) -> _Raw:
     """10 features (5 informative, 2 redundant), 3 classes: a step up from 2-D toys."""
-    X, y = skd.make_classification(
+    X, y = _sklearn_datasets().make_classification(
         cfg.n_samples, n_features=10, n_informative=5, n_redundant=2, n_classes=3, random_state=seed
     )
     return _generated("classification", cfg, X, y, 3)
@@ -188,7 +196,7 @@ def _classification(cfg: DataConfig, seed: int) -> _Raw:
 
 def _regression(cfg: DataConfig, seed: int) -> _Raw:
     """A linear target of 8 features (5 informative) plus Gaussian noise of std ``noise``."""
-    X, y = skd.make_regression(
+    X, y = _sklearn_datasets().make_regression(
         cfg.n_samples, n_features=8, n_informative=5, noise=cfg.noise, random_state=seed
     )
     return _generated("regression", cfg, X, y, None)
@@ -197,12 +205,14 @@ def _regression(cfg: DataConfig, seed: int) -> _Raw:
 # ---- shipped with scikit-learn ------------------------------------------------------------
 
 
-def _bundled(name: str, load: Callable[[], Any], cfg: DataConfig, seed: int, target: str = "y") -> _Raw:
-    """A data set stored inside the scikit-learn package (no download).
+def _bundled(name: str, loader: str, *args: Any, target: str = "y") -> _Raw:
+    """A data set stored inside the scikit-learn package (no download), read by
+    ``sklearn.datasets.<loader>(**options)``; the call is ``(name, loader[, options], cfg, seed)``.
 
     ``target`` names a regression target (classification data sets name their classes).
     """
-    bunch = load()
+    options = args[0] if len(args) == 3 else {}
+    bunch = getattr(_sklearn_datasets(), loader)(**options)
     features = [str(f) for f in bunch.feature_names]
     source = f"dataset {name!r}"
     if "target_names" in bunch:
@@ -430,12 +440,12 @@ _LOADERS: dict[str, tuple[Callable[[DataConfig, int], _Raw], str | None]] = {
     "blobs": (_blobs, "classification"),
     "classification": (_classification, "classification"),
     "regression": (_regression, "regression"),
-    "iris": (partial(_bundled, "iris", skd.load_iris), "classification"),
-    "wine": (partial(_bundled, "wine", skd.load_wine), "classification"),
-    "breast_cancer": (partial(_bundled, "breast_cancer", skd.load_breast_cancer), "classification"),
-    "digits": (partial(_bundled, "digits", skd.load_digits), "classification"),
+    "iris": (partial(_bundled, "iris", "load_iris"), "classification"),
+    "wine": (partial(_bundled, "wine", "load_wine"), "classification"),
+    "breast_cancer": (partial(_bundled, "breast_cancer", "load_breast_cancer"), "classification"),
+    "digits": (partial(_bundled, "digits", "load_digits"), "classification"),
     # raw units (scaled=False): with standardize = false the data really is unscaled
-    "diabetes": (partial(_bundled, "diabetes", partial(skd.load_diabetes, scaled=False), target="progression"),
+    "diabetes": (partial(_bundled, "diabetes", "load_diabetes", {"scaled": False}, target="progression"),
                  "regression"),
     "csv": (_csv, None),
 }
@@ -484,6 +494,10 @@ def load_dataset(cfg: DataConfig, seed: int, dtype: str | np.dtype = "float32") 
     Raises DataError (a one-line message naming the file or dataset) for data that
     cannot be used, and ConfigError for an unknown dataset name or a csv without path.
     """
+    from sklearn.impute import SimpleImputer
+    from sklearn.model_selection import train_test_split
+    from sklearn.preprocessing import OneHotEncoder
+
     if cfg.dataset not in DATASETS:
         allowed = ", ".join(DATASETS)
         raise ConfigError(f"data.dataset: unknown dataset {cfg.dataset!r}; choose one of {allowed}")
@@ -547,7 +561,8 @@ def load_dataset(cfg: DataConfig, seed: int, dtype: str | np.dtype = "float32") 
             feature_names=feature_names,
             class_names=raw.class_names,
             target_names=raw.target_names,
-            scaler=scaler,
+            x_mean=None if scaler is None else scaler.mean_,
+            x_scale=None if scaler is None else scaler.scale_,
             y_mean=y_mean,
             y_scale=y_scale,
             target_column=raw.target_column,
@@ -558,7 +573,7 @@ def load_dataset(cfg: DataConfig, seed: int, dtype: str | np.dtype = "float32") 
     return dataset
 
 
-def _check_onehot_size(raw: _Raw, encoder: OneHotEncoder) -> None:
+def _check_onehot_size(raw: _Raw, encoder: Any) -> None:
     """One-hot columns cost a float per category per row: an ID column encoded by mistake
     (100,000 categories) is refused before the matrix is allocated."""
     counts = {name: len(cats) for name, cats in zip(raw.categorical_names or [], encoder.categories_, strict=True)}
@@ -569,9 +584,11 @@ def _check_onehot_size(raw: _Raw, encoder: OneHotEncoder) -> None:
                  DataError)
 
 
-def _fit_scaler(values: np.ndarray, raw: _Raw, names: list[str]) -> StandardScaler:
+def _fit_scaler(values: np.ndarray, raw: _Raw, names: list[str]) -> Any:
     """A StandardScaler fitted on ``values``; a column whose variance overflows 64-bit
     floats (values near 1e200) is a DataError naming it, not a silent scale of 1."""
+    from sklearn.preprocessing import StandardScaler
+
     with np.errstate(over="ignore", invalid="ignore"):
         scaler = StandardScaler().fit(values)
     bad = np.flatnonzero(~(np.isfinite(scaler.mean_) & np.isfinite(scaler.var_)))
@@ -614,6 +631,8 @@ def _validation_rows(
     else a (stratified) ``data.val_size`` share; else no rows.  The test split is never
     touched, and the seed fixes the rows, so the runs of a sweep share them.
     """
+    from sklearn.model_selection import KFold, StratifiedKFold, train_test_split
+
     rows = np.arange(len(y_train))
     labels = y_train if classification else None
     try:

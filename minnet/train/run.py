@@ -87,12 +87,13 @@ def reported_row(metrics: dict[str, Any]) -> dict[str, float]:
 
 
 def versions() -> dict[str, str]:
-    """What produced a result, so two runs can be compared later."""
-    import sklearn
+    """What produced a result, so two runs can be compared later (scikit-learn's version
+    read from its metadata: a sweep's worker does not import it)."""
+    from importlib.metadata import version
 
     import minnet
 
-    return {"minnet": minnet.__version__, "numpy": np.__version__, "scikit-learn": sklearn.__version__}
+    return {"minnet": minnet.__version__, "numpy": np.__version__, "scikit-learn": version("scikit-learn")}
 
 
 # ---- run folders --------------------------------------------------------------------
@@ -191,10 +192,10 @@ def _targets(dataset: Dataset, loss_name: str, dtype: np.dtype) -> dict[str, np.
 
 
 def _scaler_state(dataset: Dataset) -> dict[str, np.ndarray]:
-    state = {}
-    if dataset.scaler is not None:
-        state["data/x_mean"] = dataset.scaler.mean_
-        state["data/x_scale"] = dataset.scaler.scale_
+    state: dict[str, Any] = {}  # y_mean and y_scale are set for every regression dataset
+    if dataset.x_mean is not None and dataset.x_scale is not None:
+        state["data/x_mean"] = dataset.x_mean
+        state["data/x_scale"] = dataset.x_scale
     if dataset.fill is not None:
         state["data/fill"] = dataset.fill
     if dataset.task == "regression":
@@ -351,10 +352,12 @@ class _Run:
         return [self.dataset.n_features, *self.config.model.hidden, self.dataset.n_outputs]
 
 
-def start_run(config: Config, run_dir: Path | None = None) -> _Run:
-    """Data, model, optimizer and generators for a fresh run of ``config``."""
+def start_run(config: Config, run_dir: Path | None = None, dataset: Dataset | None = None) -> _Run:
+    """Data, model, optimizer and generators for a fresh run of ``config``; ``dataset``,
+    when given, is ``load_dataset`` of the config's data, loaded by the caller."""
     dtype = np.dtype(config.dtype)
-    dataset = load_dataset(config.data, seed=config.seed, dtype=dtype)
+    if dataset is None:
+        dataset = load_dataset(config.data, seed=config.seed, dtype=dtype)
     init_seed, shuffle_seed = np.random.SeedSequence(config.effective_init_seed).spawn(2)
     sizes = [dataset.n_features, *config.model.hidden, dataset.n_outputs]
     rng = np.random.default_rng(init_seed)
@@ -592,22 +595,24 @@ def train(
     run_dir: str | Path | None = None,
     quiet: bool = True,
     force: bool = False,
+    dataset: Dataset | None = None,
 ) -> TrainResult:
     """Train the model a config describes; with ``run_dir``, keep every result on disk there.
 
     ``config`` is a Config or a path to a TOML file.  A ``run_dir`` that already holds a
-    run is refused unless ``force``.  Raises ConfigError/DataError for bad input,
+    run is refused unless ``force``.  ``dataset`` is the config's data already loaded
+    (a sweep's parent loads it, so its workers need no scikit-learn).  Raises ConfigError/DataError for bad input,
     DivergedError if the loss blows up, TrainingInterrupted on Ctrl-C.
     """
     if not isinstance(config, Config):
         config = load_config(config)
     if run_dir is None:
-        run = start_run(config)
+        run = start_run(config, dataset=dataset)
         return TrainResult(run.model, run.history, _loop(run, quiet), run.dataset, None, config)
     run_dir = Path(run_dir)
     with hold(run_dir):  # one process per run folder, from before any work to the last file
         held = _refuse_held(run_dir, force)  # before loading data, so a refusal costs nothing
-        run = start_run(config, run_dir)
+        run = start_run(config, run_dir, dataset)
         with deferred_interrupts():
             _prepare_dir(run_dir, held)
             atomic_write_text(run_dir / "history.csv", "")

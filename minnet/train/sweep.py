@@ -44,6 +44,7 @@ from minnet.train.config import (
     parse_value,
     to_toml,
 )
+from minnet.train.data import Dataset, load_dataset
 from minnet.train.errors import CheckpointError, ConfigError, DivergedError, MinnetError, TrainingInterrupted
 from minnet.train.files import WriteError, atomic_write_text
 from minnet.train.interrupts import deferred_interrupts
@@ -215,8 +216,9 @@ def _finished(task: SweepTask) -> SweepRun | None:
     return SweepRun(task, "completed", reported_row(metrics), metrics.get("best_epoch"))
 
 
-def _train_one(task: SweepTask, resuming: bool, force: bool = False) -> SweepRun:
-    """Train (or finish) one run of the sweep, in this process or a worker."""
+def _train_one(task: SweepTask, resuming: bool, force: bool = False, dataset: Dataset | None = None) -> SweepRun:
+    """Train (or finish) one run of the sweep, in this process or a worker; ``dataset`` is
+    its data, loaded by the parent (None: the run loads it)."""
     if resuming:
         done = _finished(task)
         if done is not None:
@@ -229,7 +231,7 @@ def _train_one(task: SweepTask, resuming: bool, force: bool = False) -> SweepRun
                 except CheckpointError:
                     result = train(task.config, task.run_dir, quiet=True, force=True)
             else:
-                result = train(task.config, task.run_dir, quiet=True, force=force or resuming)
+                result = train(task.config, task.run_dir, quiet=True, force=force or resuming, dataset=dataset)
         except DivergedError as exc:
             return SweepRun(task, "diverged", {}, message=str(exc))
         except TrainingInterrupted:
@@ -239,6 +241,26 @@ def _train_one(task: SweepTask, resuming: bool, force: bool = False) -> SweepRun
         except MinnetError as exc:
             return SweepRun(task, "failed", {}, message=str(exc))
     return SweepRun(task, "completed", result.row, result.metrics.get("best_epoch"))
+
+
+class _Datasets:
+    """Each run's data, loaded here in the parent and sent to the worker with the run:
+    loading needs scikit-learn, whose import would cost every worker about a second.
+    Runs that share their data (repeats, most grids) share one load."""
+
+    def __init__(self) -> None:
+        self._key: tuple | None = None
+        self._dataset: Dataset | None = None
+
+    def __call__(self, config: Config) -> Dataset | None:
+        key = (repr(config.data), config.seed, config.dtype)
+        if key != self._key:
+            try:
+                self._dataset = load_dataset(config.data, seed=config.seed, dtype=config.dtype)
+            except MinnetError:
+                self._dataset = None  # the run itself loads it again and reports the problem
+            self._key = key
+        return self._dataset
 
 
 def _leave_ctrl_c_to_the_sweep() -> None:
@@ -303,7 +325,9 @@ def _run_tasks(config: Config, tasks: list[SweepTask], out_dir: Path, jobs: int,
     try:
         with _backend(config) as cluster_jobs:
             parallel = Parallel(n_jobs=cluster_jobs or jobs, return_as="generator")
-            outputs = parallel(delayed(_train_one)(task, resuming, force) for task in tasks)
+            data = _Datasets()
+            outputs = parallel(delayed(_train_one)(task, resuming, force, None if resuming else data(task.config))
+                               for task in tasks)
             try:
                 for run in outputs:
                     runs.append(run)
