@@ -268,8 +268,12 @@ class TightNumpyTrainer(NumpyTrainer):
     (``out=``); the learning rate is folded into the seed of the backward pass
     (δ starts as −lr·dL/dlogits), so each weight's update is its gradient's BLAS
     product with β = 1 − lr·λ,  Wᵀ ← β·Wᵀ + aᵀ·δ  (``gemm``), and each bias's is
-    b ← b + δᵀ·1 (``gemv``): no gradient array is ever formed.
+    b ← b + δᵀ·1 (``gemv``): no gradient array is ever formed.  Above about a million
+    multiply-adds per product numpy's own BLAS product beats scipy's gemm, so a large
+    layer's update is numpy's product into a buffer and an in-place add instead.
     """
+
+    FUSED_LIMIT = 1 << 20
 
     def __init__(self, problem: Problem):
         from scipy.linalg import blas
@@ -286,7 +290,8 @@ class TightNumpyTrainer(NumpyTrainer):
             scratch = [np.empty((m, n), dt) for n in widths[1:]]
             column = [np.empty((m, 1), dt) for _ in range(3)]
             offsets = np.arange(m) * widths[-1]
-            self.buffers[m] = (acts, deltas, scratch, column, offsets, np.empty(m, np.intp), np.ones(m, dt))
+            grads = [(np.empty_like(W), np.empty_like(b)) for W, b in zip(self.W, self.b, strict=True)]
+            self.buffers[m] = (acts, deltas, scratch, column, offsets, np.empty(m, np.intp), np.ones(m, dt), grads)
         return self.buffers[m]
 
     def epoch(self, perm: np.ndarray) -> float:
@@ -298,7 +303,7 @@ class TightNumpyTrainer(NumpyTrainer):
         for start in range(0, len(perm), p.batch):
             idx = perm[start:start + p.batch]
             m = len(idx)
-            acts, deltas, scratch, (row_max, row_sum, log_sum), offsets, pos, ones = self._buffers(m)
+            acts, deltas, scratch, (row_max, row_sum, log_sum), offsets, pos, ones, grads = self._buffers(m)
             X.take(idx, axis=0, out=acts[0])
             for i, (W, b) in enumerate(zip(Ws, bs, strict=True)):
                 z = np.dot(acts[i], W.T, out=acts[i + 1])
@@ -332,8 +337,13 @@ class TightNumpyTrainer(NumpyTrainer):
                         np.subtract(1, a, out=s)
                         s *= a
                     below *= s
-                gemm(1.0, a.T, delta.T, beta, W.T, 0, 1, 1)  # Wᵀ ← β·Wᵀ + aᵀ·δ, in place
-                gemv(1.0, delta.T, ones, 1.0, bs[i], 0, 1, 0, 1, 0, 1)  # b ← b + δᵀ·1
+                if m * W.size <= self.FUSED_LIMIT:
+                    gemm(1.0, a.T, delta.T, beta, W.T, 0, 1, 1)  # Wᵀ ← β·Wᵀ + aᵀ·δ, in place
+                    gemv(1.0, delta.T, ones, 1.0, bs[i], 0, 1, 0, 1, 0, 1)  # b ← b + δᵀ·1
+                else:
+                    W *= beta
+                    W += np.dot(delta.T, a, out=grads[i][0])
+                    bs[i] += np.dot(ones, delta, out=grads[i][1])
                 if i:
                     delta = below
             total += float(loss)

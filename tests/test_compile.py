@@ -260,3 +260,26 @@ def test_a_float64_batch_for_a_float32_model_is_converted_like_eager():
     assert step.reason is None
     for p, q in zip(model.parameters(), twin.parameters(), strict=True):
         np.testing.assert_allclose(p.data, q.data, rtol=1e-4, atol=1e-6)
+
+
+def test_a_large_layer_updates_through_numpys_product_with_the_same_numbers():
+    """Above FUSED_GEMM_LIMIT a weight's update is numpy's product plus an add."""
+    from minnet.compiler.plan import FUSED_GEMM_LIMIT
+
+    def make():
+        mn.manual_seed(2)
+        return nn.Sequential(nn.Linear(5, 256, dtype=np.float64), nn.Tanh(), nn.Linear(256, 300, dtype=np.float64),
+                             nn.ReLU(), nn.Linear(300, 3, dtype=np.float64))
+    model, twin = make(), make()
+    opt = optim.SGD(model.parameters(), lr=0.05, weight_decay=1e-3)
+    twin_opt = optim.SGD(twin.parameters(), lr=0.05, weight_decay=1e-3)
+    step = mn.compile_step(LOSSES["fused"](model, 1e-2), opt)
+    rows = np.arange(64) % 70
+    for _ in range(4):
+        a = step(X[rows], LABELS[rows])
+        b = _eager(LOSSES["fused"](twin, 1e-2), twin_opt, X[rows], LABELS[rows])
+        assert a == pytest.approx(b, rel=1e-12)
+    plan = step._last.plan
+    assert plan.fused == [True, False, True] and 64 * 256 * 300 > FUSED_GEMM_LIMIT
+    for p, q in zip(model.parameters(), twin.parameters(), strict=True):
+        np.testing.assert_allclose(p.data, q.data, rtol=1e-11, atol=1e-13)

@@ -7,7 +7,8 @@ output into its buffer and returns the loss; then one of two backward passes run
   learning rate is folded into the loss's gradient (the seed is −lr instead of 1), and
   each weight's update is the BLAS product of its gradient with β = 1 − lr·d, where d
   is the L2 coefficient plus the weight decay:  Wᵀ ← β·Wᵀ + xᵀ·G  in one ``gemm``, and
-  b ← β·b + Gᵀ·1 in one ``gemv``.  No gradient array is ever formed.
+  b ← β·b + Gᵀ·1 in one ``gemv``.  No gradient array is formed.  (A large layer, where
+  numpy's product is faster than the gemm, gets β·W + xᵀ·G through a buffer.)
 * ``gradients()``, for every other optimizer: the gradients, the same numbers as
   eager ``backward()``, written into buffers that become the parameters' ``.grad``.
 
@@ -32,6 +33,11 @@ __all__ = ["Plan", "unsupported"]
 
 _add, _dot, _multiply = np.add, np.dot, np.multiply
 _reduce_add, _reduce_max = np.add.reduce, np.maximum.reduce
+
+# Up to this many multiply-adds (rows × in × out), a weight's update is fused into its
+# gradient's product (scipy's BLAS gemm with β); above it, numpy's own BLAS product into a
+# buffer and an in-place add is faster (benchmarks/bench_train.py, "wide").
+FUSED_GEMM_LIMIT = 1 << 20
 
 
 def _data(arg: Any) -> np.ndarray:
@@ -76,6 +82,7 @@ class Plan:
         # per layer: W, Wᵀ, b, output, upstream, the activation's forward and backward, the
         # parameter indices of W and b (−1: no bias)
         self.layers: list[tuple] = []
+        self.fused: list[bool] = []  # per layer: update fused into the gemm, or numpy's product and an add
         for layer in program.layers:
             W = self.arrays[layer.weight]
             b = None if layer.bias is None else self.arrays[layer.bias]
@@ -87,6 +94,7 @@ class Plan:
                 backward = activation.backward_into(up, out, np.empty_like(out))
             bias_index = -1 if layer.bias is None else layer.bias
             self.layers.append((W, W.T, b, out, up, forward, backward, layer.weight, bias_index))
+            self.fused.append(n * W.size <= FUSED_GEMM_LIMIT)
         logits, self.up = self.layers[-1][3], self.layers[-1][4]  # the loss's gradient goes to the last upstream
         self.coefficient, self.constant = program.coefficient, program.constant
         if program.loss == "softmax_cross_entropy":
@@ -170,7 +178,8 @@ class Plan:
         """θ ← θ − lr·(∇L + weight_decay·θ) for every parameter, fused into backward."""
         self._seed(-lr * self.coefficient)
         source = self.source
-        gemm, gemv, ones, decay, layers = self.gemm, self.gemv, self.ones, self.program.decay, self.layers
+        gemm, gemv, ones, decay, layers, grads = self.gemm, self.gemv, self.ones, self.program.decay, self.layers, \
+            self.grads
         for k in range(len(layers) - 1, -1, -1):
             W, WT, b, _, up, _, backward, wi, bi = layers[k]
             if backward is not None:
@@ -178,9 +187,20 @@ class Plan:
             x = layers[k - 1][3] if k else source
             if k:
                 _dot(up, W, out=layers[k - 1][4])  # the gradient below, with W before its update
-            gemm(1.0, x.T, up.T, 1.0 - lr * (decay[wi] + weight_decay), WT, 0, 1, 1)
+            beta_w = 1.0 - lr * (decay[wi] + weight_decay)
+            if self.fused[k]:
+                gemm(1.0, x.T, up.T, beta_w, WT, 0, 1, 1)
+                if b is not None:
+                    gemv(1.0, up.T, ones, 1.0 - lr * (decay[bi] + weight_decay), b, 0, 1, 0, 1, 0, 1)
+                continue
+            if beta_w != 1.0:
+                _multiply(W, beta_w, out=W)
+            _add(W, _dot(up.T, x, out=grads[wi]), out=W)
             if b is not None:
-                gemv(1.0, up.T, ones, 1.0 - lr * (decay[bi] + weight_decay), b, 0, 1, 0, 1, 0, 1)
+                beta_b = 1.0 - lr * (decay[bi] + weight_decay)
+                if beta_b != 1.0:
+                    _multiply(b, beta_b, out=b)
+                _add(b, _dot(ones, up, out=grads[bi]), out=b)
         for i, a in self.penalty_only:
             _multiply(a, 1.0 - lr * (decay[i] + weight_decay), out=a)
 
