@@ -2,7 +2,11 @@
 
 import sys
 
-from minnet.cli import main
+try:
+    from minnet.cli import main
+except KeyboardInterrupt:  # Ctrl-C while minnet itself loads: nothing has been written yet
+    print("error: interrupted", file=sys.stderr)
+    sys.exit(130)
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -36,7 +36,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from run_files import assert_one_error_line, checkpoint_params, read_csv, same_params, tree_snapshot
+from run_files import assert_one_error_line, checkpoint_params, read_csv, same_params, start_train, tree_snapshot
 
 from minnet.train import load_config, train
 from minnet.train.checkpoint import load_checkpoint
@@ -597,3 +597,15 @@ def test_sigkill_at_random_moments_never_leaves_a_broken_run_and_resume_is_exact
     assert [{k: float(v) for k, v in row.items() if k != "seconds"} for row in ours] == \
         [{k: v for k, v in row.items() if k != "seconds"} for row in straight.history]
     assert_no_leftovers(here)
+
+
+@pytest.mark.parametrize("delay", [0.03, 0.08, 0.15, 0.3])
+def test_ctrl_c_while_minnet_itself_loads_is_no_traceback(delay, here):
+    """``python train.py``: Ctrl-C during ``import minnet`` (before the CLI's handler is up)."""
+    process = start_train(["tiny.toml", "--quiet", "--out", "early"], here)
+    time.sleep(delay)
+    process.send_signal(signal.SIGINT)
+    out, err = process.communicate(timeout=60)
+    assert process.returncode in (130, -signal.SIGINT), (process.returncode, err)
+    assert "Traceback" not in err, err
+    assert not (here / "early" / "model.npz").exists()
