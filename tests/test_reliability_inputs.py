@@ -116,6 +116,10 @@ CLI_CASES = [
          files={"new.csv": "a,b\n1e400,1\n"}),
     Case("predict-ragged", ["predict", "run", "new.csv"], ("new.csv", "line 3", "cells"), run=True,
          files={"new.csv": "a,b\n1,2\n1\n"}),
+    Case("predict-nan-without-missing", ["predict", "run", "new.csv"], ("new.csv", "data row 2", "'a'", "data.missing"),
+         run=True, files={"new.csv": "a,b\n1,2\nnan,1\n"}),
+    Case("evaluate-nan-target", ["evaluate", "run", "new.csv"], ("new.csv", "data row 1", "'label'", "finite"),
+         run=True, files={"new.csv": "a,b,label\n1,2,nan\n"}),
     # 5. output paths of the CLI tools
     Case("graph-o-txt", ["graph", "tiny.toml", "-o", "out.txt"], ("-o", ".txt", ".svg", ".html")),
     Case("graph-o-folder", ["graph", "tiny.toml", "-o", "folder"], ("-o", "folder"), special="folder"),
@@ -132,6 +136,9 @@ CLI_CASES = [
     Case("jobs-negative", ["tiny.toml", "--jobs", "-1"], ("--jobs",)),
     Case("jobs-100000", ["tiny.toml", "--sweep", "optim.lr=0.1,0.2", "--jobs", "100000"], ("--jobs", "at most")),
     Case("cv-1", ["tiny.toml", "--sweep", "optim.lr=0.1,0.2", "--cv", "1"], ("sweep.cv",)),
+    Case("cv-above-the-rows", ["tiny.toml", "--sweep", "optim.lr=0.1,0.2", "--cv", "500"], ("data.folds=500", "rows")),
+    Case("sweep-folder-name-too-long", ["tiny.toml", "--sweep", "model.hidden=[" + ",".join(["1"] * 150) + "],[2]"],
+         ("folder", "bytes")),
     Case("unicode-key", ["tiny.toml", "--set", "optim.lr\u00e9=1"], ("unknown key",)),
     Case("int-of-5000-digits", ["tiny.toml", "--set", "seed=" + "1" * 5000], ("seed", "digits")),
 ]
@@ -147,6 +154,7 @@ IN_PROCESS = {
     "int-of-5000-digits", "repeats-1e9", "epochs-1e20", "name-300-chars", "config-latin1", "hidden-nested-2000-set",
     "noise-1e308",
     "csv-1e400", "csv-huge-field", "csv-latin1", "predict-ragged", "graph-o-missing-folder", "predict-o-folder",
+    "predict-nan-without-missing", "evaluate-nan-target", "cv-above-the-rows", "sweep-folder-name-too-long",
 }
 SUBPROCESS_CASES = [c for c in CLI_CASES if c.id not in IN_PROCESS]
 

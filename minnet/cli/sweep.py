@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import sys
 from contextlib import nullcontext
 from pathlib import Path
 
@@ -13,6 +14,8 @@ from minnet.train.run import claim_run_dir
 from minnet.train.sweep import SweepRun, parse_sweep, resume_sweep, run_sweep
 
 __all__ = ["run", "resume"]
+
+SHOWN_FAILURES = 10  # runs whose failure is printed one by one
 
 
 def _with_command_line(config: Config, args: argparse.Namespace) -> Config:
@@ -35,9 +38,13 @@ def _report(config: Config, runs: list[SweepRun], out_dir: Path, plot: bool) -> 
     print(f"{config.name}: sweep of {len(runs)} runs -> {out_dir}")
     print(summary_table(runs, config))
     failed = [r for r in runs if r.status != "completed"]
-    for failure in failed:
+    for failure in failed[:SHOWN_FAILURES]:
         print(f"{failure.run_dir.name}: {failure.message}")
-    if any(r.status == "failed" for r in failed):
+    if len(failed) > SHOWN_FAILURES:
+        print(f"... and {len(failed) - SHOWN_FAILURES} more")
+    broken = [r for r in failed if r.status == "failed"]
+    if broken:
+        print(f"error: {len(broken)} of {len(runs)} runs failed; the first: {broken[0].message}", file=sys.stderr)
         return 2
     return 3 if failed else 0
 

@@ -160,14 +160,27 @@ def features_of(model: TrainedModel, header: list[str], rows: list[list[str]], p
         if name in model.encoding:
             columns.append(cells)
             continue
-        if model._fill is not None:  # the run fills missing values: empty cells are allowed
+        filled = model._fill is not None  # the run fills missing values: empty cells are allowed
+        if filled:
             cells = ["nan" if c.lower() in MISSING_MARKERS else c for c in cells]
-        try:
-            columns.append([float(c) for c in cells])
-        except ValueError:
-            bad = next(c for c in cells if not _is_number(c))
-            raise DataError(f"{path!r}, column {name!r}: {bad!r} is not a number") from None
+        columns.append(_numbers(cells, name, path, missing_allowed=filled))
     return model.encode(dict(zip(model.input_columns, columns, strict=True)))
+
+
+def _numbers(cells: list[str], name: str, path: str, missing_allowed: bool = False) -> list[float]:
+    """A CSV column as floats; a cell that is not a finite number is a DataError naming its
+    data row (NaN is allowed where the run fills missing values)."""
+    values = []
+    for row, cell in enumerate(cells, start=1):
+        try:
+            value = float(cell)
+        except ValueError:
+            raise DataError(f"{path!r}, data row {row}, column {name!r}: {cell!r} is not a number") from None
+        if not math.isfinite(value) and not (missing_allowed and math.isnan(value)):
+            hint = "" if missing_allowed else " (the run was trained without data.missing, so it cannot fill it)"
+            raise DataError(f"{path!r}, data row {row}, column {name!r}: {cell!r} is not a finite number{hint}")
+        values.append(value)
+    return values
 
 
 def targets_of(model: TrainedModel, header: list[str], rows: list[list[str]], path: str) -> np.ndarray:
@@ -176,20 +189,11 @@ def targets_of(model: TrainedModel, header: list[str], rows: list[list[str]], pa
         raise DataError(f"{path!r} has no target column {model.target_column!r}, which evaluate compares with")
     cells = _column(header, rows, model.target_column, path)
     if model.task == "regression" or not model._text_labels:
-        try:
-            values = [float(c) for c in cells]
-        except ValueError:
-            raise DataError(f"{path!r}, column {model.target_column!r}: every target must be a number") from None
+        values = _numbers(cells, model.target_column, path)
         return np.array(values) if model.task == "regression" else np.array(values).astype(np.int64)
     return np.array(cells, dtype=object)
 
 
-def _is_number(cell: str) -> bool:
-    try:
-        float(cell)
-    except ValueError:
-        return False
-    return True
 
 
 def load_run(run_dir: str | Path) -> TrainedModel:

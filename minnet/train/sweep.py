@@ -36,11 +36,13 @@ from tqdm.auto import tqdm
 from minnet.train.checkpoint import load_checkpoint
 from minnet.train.compare import REGULARIZES, runs_csv, summary_csv
 from minnet.train.config import (
+    FOLDER_MAX_BYTES,
     Config,
     apply_overrides,
     config_from_dict,
     config_to_dict,
     load_config,
+    name_problem,
     parse_value,
     to_toml,
 )
@@ -192,6 +194,10 @@ def sweep_tasks(config: Config, out_dir: Path) -> list[SweepTask]:
                 values.update({"data.folds": options.cv, "data.fold": fold})
             run_config = config_from_dict(apply_overrides(base, values.items()))
             folder = _folder_name(assignment, repeat, fold)
+            problem = name_problem(folder, FOLDER_MAX_BYTES)
+            if problem is not None:
+                raise ConfigError(f"sweep: the grid point {assignment} cannot name its run folder: {problem}; "
+                                  "sweep shorter values")
             if folder in folders:
                 raise ConfigError(f"sweep: the grid points {folders[folder]} and {assignment} would share the folder "
                                   f"{folder!r}; make the values distinct")
@@ -252,15 +258,19 @@ class _Datasets:
         self._key: tuple | None = None
         self._dataset: Dataset | None = None
 
-    def __call__(self, config: Config) -> Dataset | None:
+    def load(self, config: Config) -> Dataset:
+        """The data of ``config`` (a DataError or ConfigError if it cannot be loaded)."""
         key = (repr(config.data), config.seed, config.dtype)
-        if key != self._key:
-            try:
-                self._dataset = load_dataset(config.data, seed=config.seed, dtype=config.dtype)
-            except MinnetError:
-                self._dataset = None  # the run itself loads it again and reports the problem
-            self._key = key
+        if key != self._key or self._dataset is None:
+            self._key, self._dataset = key, None
+            self._dataset = load_dataset(config.data, seed=config.seed, dtype=config.dtype)
         return self._dataset
+
+    def __call__(self, config: Config) -> Dataset | None:
+        try:
+            return self.load(config)
+        except MinnetError:
+            return None  # the run itself loads it again and reports the problem
 
 
 def _leave_ctrl_c_to_the_sweep() -> None:
@@ -309,12 +319,15 @@ def run_sweep(config: Config, out_dir: str | Path, jobs: int = 1, quiet: bool = 
     tasks = sweep_tasks(config, out_dir)
     if not config.sweep:
         raise ConfigError("the sweep has no grid: give --sweep KEY=V1,V2,... or a [sweep] table with a dotted key")
+    data = _Datasets()
+    if tasks and not resuming:
+        data.load(tasks[0].config)  # data that cannot be loaded fails the sweep at once, as one error
     with hold(out_dir, "sweep"):  # one sweep (or --resume) per folder at a time
-        return _run_tasks(config, tasks, out_dir, jobs, quiet, resuming, force)
+        return _run_tasks(config, tasks, out_dir, jobs, quiet, resuming, force, data)
 
 
 def _run_tasks(config: Config, tasks: list[SweepTask], out_dir: Path, jobs: int, quiet: bool, resuming: bool,
-               force: bool) -> list[SweepRun]:
+               force: bool, data: _Datasets) -> list[SweepRun]:
     if not resuming and not force and (out_dir / SWEEP_FILE).exists():
         raise ConfigError(f"--out {str(out_dir)!r} already holds a sweep; pass --force to replace it, "
                           f"--resume {out_dir} to finish it, or choose another --out")
@@ -325,7 +338,6 @@ def _run_tasks(config: Config, tasks: list[SweepTask], out_dir: Path, jobs: int,
     try:
         with _backend(config) as cluster_jobs:
             parallel = Parallel(n_jobs=cluster_jobs or jobs, return_as="generator")
-            data = _Datasets()
             outputs = parallel(delayed(_train_one)(task, resuming, force, None if resuming else data(task.config))
                                for task in tasks)
             try:
