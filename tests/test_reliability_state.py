@@ -585,6 +585,8 @@ OPTIMIZER_STATES = [
     ("lr-string", lambda: _sgd(), _sgd_state(lr="fast"), ValueError, "lr"),
     ("lr-nan", lambda: _sgd(), _sgd_state(lr=float("nan")), ValueError, "lr"),
     ("momentum-list", lambda: _sgd(), _sgd_state(momentum=[0.9]), ValueError, "momentum"),
+    ("nesterov-without-momentum", lambda: _sgd(), _sgd_state(nesterov=True, momentum=0.0), ValueError,
+     "nesterov needs momentum"),
     ("hyperparameter-unknown", lambda: _sgd(), _sgd_state(extra=1), ValueError, "extra"),
     ("state-not-list", lambda: _sgd(), _sgd_state(state="x"), ValueError, "one entry per parameter"),
     ("state-too-short", lambda: _sgd(), _sgd_state(state=[{}]), ValueError, "2 parameters"),

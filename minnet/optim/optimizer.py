@@ -75,6 +75,7 @@ class Optimizer:
             got = f"the keys {list(hyper)}" if isinstance(hyper, Mapping) else _shown(hyper)
             raise ValueError(f"{where}: 'hyperparameters' must hold exactly {list(self.hyperparameters)}, got {got}")
         values = {k: hparams.RULES[k](hyper[k], f"{where}: {k}") for k in self.hyperparameters}
+        self._check_together(values, where)
         if not isinstance(entries, (list, tuple)) or len(entries) != len(self.params):
             raise ValueError(f"{where}: 'state' must be a list with one entry per parameter (the optimizer "
                              f"has {len(self.params)} parameters), got {_shown(entries)}")
@@ -83,6 +84,10 @@ class Optimizer:
         for key, value in values.items():
             setattr(self, key, value)
         self.state = restored
+
+    @staticmethod
+    def _check_together(values: dict[str, Any], where: str) -> None:
+        """Rules that tie hyper-parameters together (each is checked on its own by the rule table)."""
 
     def _checked_buffers(self, i: int, entry: Any, p: Tensor, where: str) -> dict[str, Any]:
         if not isinstance(entry, Mapping) or (entry and set(entry) != set(self.buffers)):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import Any
 
 import numpy as np
 
@@ -38,8 +39,12 @@ class SGD(Optimizer):
         self.dampening = hparams.RULES["dampening"](dampening, "SGD: dampening")
         self.weight_decay = hparams.RULES["weight_decay"](weight_decay, "SGD: weight_decay")
         self.nesterov = hparams.RULES["nesterov"](nesterov, "SGD: nesterov")
-        if self.nesterov and (self.momentum <= 0 or self.dampening != 0):
-            raise ValueError("SGD: nesterov needs momentum > 0 and dampening = 0 (as in PyTorch)")
+        self._check_together(vars(self), "SGD")
+
+    @staticmethod
+    def _check_together(values: dict[str, Any], where: str) -> None:
+        if values["nesterov"] and (values["momentum"] <= 0 or values["dampening"] != 0):
+            raise ValueError(f"{where}: nesterov needs momentum > 0 and dampening = 0 (as in PyTorch)")
 
     def step(self) -> None:
         lr, mu, wd = self.lr, self.momentum, self.weight_decay

@@ -634,7 +634,8 @@ def resume(run_dir: str | Path, overrides: Sequence[tuple[str, Any]] = (), quiet
     """
     run_dir = Path(run_dir)
     if not run_dir.is_dir():
-        raise CheckpointError(f"--resume: run folder {str(run_dir)!r} does not exist")
+        what = "is not a folder" if run_dir.exists() else "does not exist"
+        raise CheckpointError(f"--resume: run folder {str(run_dir)!r} {what}")
     with hold(run_dir):  # a run still going (or another --resume) is refused
         return _resume(run_dir, overrides, quiet)
 
