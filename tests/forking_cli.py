@@ -108,6 +108,12 @@ def _child(request: dict[str, Any]) -> int:
 
 
 def serve() -> None:
+    import scipy.linalg  # noqa: F401  # the compiled step's BLAS
+    import sklearn.datasets  # noqa: F401  # minnet.train.data imports these only when it loads data
+    import sklearn.impute  # noqa: F401
+    import sklearn.model_selection  # noqa: F401
+    import sklearn.preprocessing  # noqa: F401
+
     import minnet.cli.main  # noqa: F401  # everything a run imports, once, before any fork
     import minnet.train  # noqa: F401
     import minnet.train.plots  # noqa: F401
