@@ -283,3 +283,17 @@ def test_a_large_layer_updates_through_numpys_product_with_the_same_numbers():
     assert plan.fused == [True, False, True] and 64 * 256 * 300 > FUSED_GEMM_LIMIT
     for p, q in zip(model.parameters(), twin.parameters(), strict=True):
         np.testing.assert_allclose(p.data, q.data, rtol=1e-11, atol=1e-13)
+
+
+def test_a_frozen_parameter_stays_frozen():
+    """requires_grad = False: eager never updates it, so the step runs eagerly."""
+    step, model, _ = _step_and_model(lambda m: LOSSES["readable"](m, 1e-2))
+    for rows in BATCHES[:3]:
+        step(X[rows], LABELS[rows])  # compiled
+    frozen = model.layers[0].weight
+    frozen.requires_grad = False  # frozen after the plan was made: traced again
+    before = frozen.data.copy()
+    for rows in BATCHES[:4] * 2:
+        step(X[rows], LABELS[rows])
+    assert np.array_equal(frozen.data, before)
+    assert "frozen" in step.reason

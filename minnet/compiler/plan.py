@@ -117,9 +117,9 @@ class Plan:
         self.source: np.ndarray = x
 
     def current(self) -> bool:
-        """Do the parameters still hold the arrays this plan was built on?"""
+        """Do the parameters still hold the arrays this plan was built on, still trainable?"""
         for p, a in zip(self.program.params, self.arrays, strict=True):
-            if p.data is not a:
+            if p.data is not a or not p.requires_grad:
                 return False
         return True
 

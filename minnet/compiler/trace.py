@@ -79,8 +79,8 @@ def _linear_terms(root: Tensor, optimized: set[int]) -> tuple[dict[Tensor, float
 
     def penalise(weights: Sequence[Tensor], c: float) -> str | None:
         for w in weights:
-            if id(w) not in optimized:
-                return "an L2 penalty covers a tensor the optimizer does not update"
+            if id(w) not in optimized or not w.requires_grad:
+                return "an L2 penalty covers a tensor the optimizer does not update (or a frozen one)"
             decay[id(w)] = (w, decay.get(id(w), (w, 0.0))[1] + c)
         return None
 
@@ -140,8 +140,8 @@ def _chain(top: Tensor, args: Sequence[Any], optimized: set[int]) -> tuple[int, 
         x, weight, *rest = node._parents
         bias = rest[0] if rest else None
         for p in (weight, bias):
-            if p is not None and (p._backward is not None or id(p) not in optimized):
-                return "a layer's parameter is not a leaf the optimizer updates"
+            if p is not None and (p._backward is not None or id(p) not in optimized or not p.requires_grad):
+                return "a layer's parameter is not a leaf the optimizer updates (or it is frozen)"
         layers.append((weight, bias, _AFFINE[op] or pending))
         pending, node = None, x
     if pending is not None or not layers:
