@@ -237,6 +237,10 @@ WRITE_FAULTS = {
     "plot-curves.png-disk-full": ("empty", [*RUN, "--plot"], _fault("write", "curves.png", nbytes=100),
                                   "curves.png"),
     "predictions-disk-full": ("trained", PREDICT, _fault("write", "pred.csv", nbytes=10), "pred.csv"),
+    "graph-dot-disk-full": ("old-graph", ["graph", "tiny.toml", "-o", "g.dot"], _fault("write", "g.dot", nbytes=10),
+                            "g.dot"),
+    "graph-page-disk-full": ("old-graph", ["graph", "tiny.toml", "-o", "g.html"],
+                             _fault("write", "g.html", nbytes=10), "g.html"),
 }
 
 
@@ -259,6 +263,9 @@ def test_a_failed_write_is_one_error_line_and_keeps_every_file(case, forks, trai
     if state == "trained":
         shutil.copytree(trained / "r", here / "r")
         shutil.copy(trained / "new.csv", here)
+    if state == "old-graph":  # last time's picture and page, which a failed write must keep
+        (here / "g.dot").write_text("digraph old {}\n")
+        (here / "g.html").write_text("<p>old</p>\n")
     before = tree_snapshot(here)
     result = forks.run(args, here, fault)
     line = only_error_line(result, code=2, mentions=(named, os.strerror(getattr(errno, fault["errno"]))))

@@ -10,11 +10,13 @@ from __future__ import annotations
 
 import argparse
 from collections.abc import Sequence
+from pathlib import Path
 
 from minnet import graph, losses
 from minnet.cli.parsing import DEFAULT_CONFIG, Parser, config_path, make_folder, output_file
 from minnet.train.config import load_config
 from minnet.train.data import minibatches
+from minnet.train.files import atomic_write
 from minnet.train.loop import batch_loss
 from minnet.train.run import start_run
 
@@ -37,6 +39,11 @@ def _parser() -> argparse.ArgumentParser:
     return p
 
 
+def _atomically(path: Path, data: bytes) -> None:
+    """The graph's files through the one atomic writer: a failed write keeps the old file."""
+    atomic_write(path, lambda f: f.write(data))
+
+
 def main(argv: Sequence[str]) -> int:
     args = _parser().parse_args(list(argv))
     output = output_file(args.output, "-o", SUFFIXES)  # before the work, so a typo costs nothing
@@ -52,9 +59,9 @@ def main(argv: Sequence[str]) -> int:
     make_folder(output, "-o")
     page = output.suffix.lower() == ".html"
     if not page:
-        print(f"wrote {graph.render(loss, output)}")
+        print(f"wrote {graph.render(loss, output, write=_atomically)}")
     if page or args.html or args.quiz:
-        print(f"wrote {graph.html(loss, output.with_suffix('.html'), quiz=args.quiz)}")
+        print(f"wrote {graph.html(loss, output.with_suffix('.html'), quiz=args.quiz, write=_atomically)}")
     if args.explain:
         print(graph.explain(loss))
     return 0

@@ -14,12 +14,21 @@ import shutil
 import subprocess
 import sys
 import sysconfig
+from collections.abc import Callable
 from pathlib import Path
 
 from minnet.autograd.tensor import Tensor
 from minnet.graph.dot import to_dot
 
-__all__ = ["render", "draw", "graphviz_program"]
+__all__ = ["render", "draw", "graphviz_program", "Writer"]
+
+# How a file's bytes reach the disk: ``Path.write_bytes`` by default; the command line
+# passes minnet.train's atomic writer, so a full disk never leaves half a picture.
+Writer = Callable[[Path, bytes], object]
+
+
+def _write_bytes(path: Path, data: bytes) -> None:
+    path.write_bytes(data)
 
 _FORMATS = ("svg", "png", "pdf")
 # Each program and the formats it draws, preferred first.
@@ -51,13 +60,13 @@ def draw(source: str, fmt: str) -> bytes | None:
     return result.stdout
 
 
-def render(graph: Tensor | str, path: str | os.PathLike) -> Path:
+def render(graph: Tensor | str, path: str | os.PathLike, write: Writer = _write_bytes) -> Path:
     """Draw ``graph`` (a tensor or DOT source) to ``path`` and return the file written.
 
     ``path`` ends in .svg, .png or .pdf (drawn by Graphviz) or .dot (the source).
     Without a program that draws the format, the source is written next to ``path``
     with a .dot suffix and one line on stderr says how to draw it.  Missing folders
-    are created.
+    are created.  ``write(path, data)`` puts the bytes on disk.
     """
     source = graph if isinstance(graph, str) else to_dot(graph)
     path = Path(path)
@@ -67,10 +76,10 @@ def render(graph: Tensor | str, path: str | os.PathLike) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     drawn = None if fmt == "dot" else draw(source, fmt)
     if drawn is not None:
-        path.write_bytes(drawn)
+        write(path, drawn)
         return path
     dot_path = path.with_suffix(".dot")
-    dot_path.write_text(source, encoding="utf-8")
+    write(dot_path, source.encode("utf-8"))
     if fmt != "dot":
         sys.stdout.flush()  # so the hint never lands inside a half-printed line
         install = 'pip install "minnet[graph]"' if fmt != "pdf" else "install Graphviz, e.g. apt-get install graphviz"

@@ -23,7 +23,7 @@ import numpy as np
 from minnet.autograd.tensor import Tensor
 from minnet.graph.dot import node_rows, to_dot
 from minnet.graph.explain import BackwardStep, explain_rows
-from minnet.graph.graphviz import draw
+from minnet.graph.graphviz import Writer, draw
 from minnet.graph.nodes import MAX_ELEMENTS, format_array, is_constant, labels, nodes
 from minnet.graph.page import page
 
@@ -149,12 +149,13 @@ def _svg(tensor: Tensor) -> str | None:
     return ET.tostring(root, encoding="unicode")
 
 
-def html(tensor: Tensor, path: str | os.PathLike, *, quiz: bool = False) -> Path:
+def html(tensor: Tensor, path: str | os.PathLike, *, quiz: bool = False, write: Writer | None = None) -> Path:
     """Write the step-through page of the graph behind ``tensor`` to ``path`` and return it.
 
     Run ``backward()`` first to get the backward steps (a quiz needs them).  The
     picture needs a Graphviz program (see :func:`render`); without one the page
-    still steps through the numbers and says how to get the picture.
+    still steps through the numbers and says how to get the picture.  ``write(path,
+    data)`` puts the bytes on disk (default: ``Path.write_bytes``).
     """
     steps = page_steps(tensor, quiz=quiz)
     name = labels(nodes(tensor))[id(tensor)]
@@ -170,7 +171,10 @@ def html(tensor: Tensor, path: str | os.PathLike, *, quiz: bool = False) -> Path
     text = page(title=html_text.escape(title), intro=intro, svg=svg, data=data.replace("</", "<\\/"))
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(text, encoding="utf-8")
+    if write is None:
+        path.write_text(text, encoding="utf-8")
+    else:
+        write(path, text.encode("utf-8"))
     return path
 
 
