@@ -20,7 +20,7 @@ by the rounding of the reassociated update.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 import numpy as np
@@ -55,7 +55,7 @@ def unsupported(program: Program, args: Sequence[Any]) -> str | None:
     if x.ndim != 2 or x.dtype.kind != "f" or len(x) == 0:
         return "the input is not a non-empty (N, features) float batch"
     for a in arrays:
-        if a.dtype is not x.dtype and a.dtype != x.dtype:
+        if a.dtype != x.dtype:
             return "the parameters and the input differ in dtype"
         if not (a.flags.c_contiguous and a.flags.writeable and a.flags.aligned):
             return "a parameter is not a writeable C-ordered array"
@@ -80,9 +80,9 @@ class Plan:
         self.gemm, self.gemv = blas.get_blas_funcs(("gemm", "gemv"), dtype=dtype)
         self.ones = np.ones(n, dtype)
         # per layer: W, Wᵀ, b, output, upstream, the activation's forward and backward, the
-        # parameter indices of W and b (−1: no bias)
+        # parameter indices of W and b (−1: no bias), and whether its update is fused into
+        # the gemm (else numpy's product and an add)
         self.layers: list[tuple] = []
-        self.fused: list[bool] = []  # per layer: update fused into the gemm, or numpy's product and an add
         for layer in program.layers:
             W = self.arrays[layer.weight]
             b = None if layer.bias is None else self.arrays[layer.bias]
@@ -93,8 +93,8 @@ class Plan:
                 forward = activation.forward
                 backward = activation.backward_into(up, out, np.empty_like(out))
             bias_index = -1 if layer.bias is None else layer.bias
-            self.layers.append((W, W.T, b, out, up, forward, backward, layer.weight, bias_index))
-            self.fused.append(n * W.size <= FUSED_GEMM_LIMIT)
+            self.layers.append((W, W.T, b, out, up, forward, backward, layer.weight, bias_index,
+                                n * W.size <= FUSED_GEMM_LIMIT))
         logits, self.up = self.layers[-1][3], self.layers[-1][4]  # the loss's gradient goes to the last upstream
         self.coefficient, self.constant = program.coefficient, program.constant
         if program.loss == "softmax_cross_entropy":
@@ -111,10 +111,16 @@ class Plan:
         self.decayed = [(a, d) for a, d in zip(self.arrays, program.decay, strict=True) if d]
         in_chain = {layer.weight for layer in program.layers} | {layer.bias for layer in program.layers}
         self.penalty_only = [(i, a) for i, a in enumerate(self.arrays) if i not in in_chain]
-        self.penalty_index = {i for i, _ in self.penalty_only}
+        self.chain_decayed = [(i, a, d) for i, (a, d) in enumerate(zip(self.arrays, program.decay, strict=True))
+                              if d and i in in_chain]
         self.grads = [np.empty_like(a) for a in self.arrays]
         self.positions: np.ndarray | None = None
         self.source: np.ndarray = x
+
+    @property
+    def fused(self) -> list[bool]:
+        """Per layer: is its update fused into the gemm?"""
+        return [layer[9] for layer in self.layers]
 
     def current(self) -> bool:
         """Do the parameters still hold the arrays this plan was built on, still trainable?"""
@@ -160,7 +166,7 @@ class Plan:
         if target.shape != pred.shape:
             target = target.reshape(pred.shape)
         diff = np.subtract(pred, target, out=self.up)
-        return float(0.5 * np.mean(diff * diff))
+        return 0.5 * float(np.vdot(diff, diff)) / diff.size
 
     def _seed(self, scale: float) -> None:
         """The loss's gradient times ``scale`` into the last layer's upstream buffer."""
@@ -174,21 +180,29 @@ class Plan:
 
     # ---- backward -------------------------------------------------------------------
 
+    def _down(self) -> Iterator[tuple[tuple, np.ndarray]]:
+        """Each layer from the last, with its upstream buffer already taken through its
+        activation and the gradient below already passed down (with W before any update):
+        (the layer's tuple, the input it read)."""
+        layers = self.layers
+        for k in range(len(layers) - 1, -1, -1):
+            layer = layers[k]
+            if layer[6] is not None:
+                layer[6]()  # G ⊙ act'(z), in place
+            if k:
+                below = layers[k - 1]
+                _dot(layer[4], layer[0], out=below[4])
+                yield layer, below[3]
+            else:
+                yield layer, self.source
+
     def update_sgd(self, lr: float, weight_decay: float) -> None:
         """θ ← θ − lr·(∇L + weight_decay·θ) for every parameter, fused into backward."""
         self._seed(-lr * self.coefficient)
-        source = self.source
-        gemm, gemv, ones, decay, layers, grads = self.gemm, self.gemv, self.ones, self.program.decay, self.layers, \
-            self.grads
-        for k in range(len(layers) - 1, -1, -1):
-            W, WT, b, _, up, _, backward, wi, bi = layers[k]
-            if backward is not None:
-                backward()
-            x = layers[k - 1][3] if k else source
-            if k:
-                _dot(up, W, out=layers[k - 1][4])  # the gradient below, with W before its update
+        gemm, gemv, ones, decay, grads = self.gemm, self.gemv, self.ones, self.program.decay, self.grads
+        for (W, WT, b, _, up, _, _, wi, bi, fused), x in self._down():
             beta_w = 1.0 - lr * (decay[wi] + weight_decay)
-            if self.fused[k]:
+            if fused:
                 gemm(1.0, x.T, up.T, beta_w, WT, 0, 1, 1)
                 if b is not None:
                     gemv(1.0, up.T, ones, 1.0 - lr * (decay[bi] + weight_decay), b, 0, 1, 0, 1, 0, 1)
@@ -207,21 +221,13 @@ class Plan:
     def gradients(self) -> list[np.ndarray]:
         """∇L for every parameter (``program.params`` order), in reused buffers."""
         self._seed(self.coefficient)
-        source = self.source
-        grads, decay, layers = self.grads, self.program.decay, self.layers
-        for k in range(len(layers) - 1, -1, -1):
-            W, _, b, _, up, _, backward, wi, bi = layers[k]
-            if backward is not None:
-                backward()
-            x = layers[k - 1][3] if k else source
-            if k:
-                _dot(up, W, out=layers[k - 1][4])
+        grads, ones = self.grads, self.ones
+        for (_, _, b, _, up, _, _, wi, bi, _), x in self._down():
             _dot(up.T, x, out=grads[wi])
             if b is not None:
-                _dot(self.ones, up, out=grads[bi])
-        for i, (a, d) in enumerate(zip(self.arrays, decay, strict=True)):
-            if d and i not in self.penalty_index:
-                grads[i] += d * a  # the L2 term's d·W
+                _dot(ones, up, out=grads[bi])
+        for i, a, d in self.chain_decayed:
+            grads[i] += d * a  # the L2 term's d·W
         for i, a in self.penalty_only:
-            _multiply(a, decay[i], out=grads[i])
+            _multiply(a, self.program.decay[i], out=grads[i])
         return grads

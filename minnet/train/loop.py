@@ -22,7 +22,7 @@ from minnet.losses import l2_regularized
 from minnet.nn.module import Module
 from minnet.train.errors import DivergedError
 
-__all__ = ["train_epoch", "training_step", "batch_loss", "NonFiniteError"]
+__all__ = ["train_epoch", "training_step", "regularized_loss", "batch_loss", "NonFiniteError"]
 
 
 class NonFiniteError(DivergedError):
@@ -33,25 +33,32 @@ class NonFiniteError(DivergedError):
         self.what = what
 
 
+def regularized_loss(
+    model: Module, loss_fn: Callable[[Tensor, Any], Tensor], l2: float = 0.0, weights: Sequence[Tensor] = (),
+) -> Callable[[np.ndarray, np.ndarray], Tensor]:
+    """``loss(X_batch, target_batch)`` = L + l2·½Σ‖W‖² over ``weights`` (one
+    ``l2_regularized`` node): the loss one training step minimises."""
+    def loss(xb: np.ndarray, yb: np.ndarray) -> Tensor:
+        out = loss_fn(model(xb), yb)
+        return l2_regularized(out, weights, l2) if l2 else out
+    return loss
+
+
 def batch_loss(
     model: Module, loss_fn: Callable[[Tensor, Any], Tensor], X: np.ndarray, target: np.ndarray,
     index: np.ndarray, l2: float = 0.0, weights: Sequence[Tensor] = (),
 ) -> Tensor:
-    """L + l2·½Σ‖W‖² on the rows ``index``: the loss one training step minimises."""
-    loss = loss_fn(model(X.take(index, axis=0)), target.take(index, axis=0))
-    return l2_regularized(loss, weights, l2) if l2 else loss
+    """That loss on the rows ``index``."""
+    return regularized_loss(model, loss_fn, l2, weights)(X.take(index, axis=0), target.take(index, axis=0))
 
 
 def training_step(
     model: Module, loss_fn: Callable[[Tensor, Any], Tensor], optimizer: Any, l2: float = 0.0,
     weights: Sequence[Tensor] = (), clip: float = 0.0,
 ) -> CompiledStep:
-    """The compiled step ``step(X_batch, target_batch)`` of ``batch_loss``: made once per
+    """The compiled step ``step(X_batch, target_batch)`` of that loss: made once per
     run and reused every epoch, so each batch shape is traced once."""
-    def loss(xb: np.ndarray, yb: np.ndarray) -> Tensor:
-        out = loss_fn(model(xb), yb)
-        return l2_regularized(out, weights, l2) if l2 else out
-    return compile_step(loss, optimizer, clip)
+    return compile_step(regularized_loss(model, loss_fn, l2, weights), optimizer, clip)
 
 
 def train_epoch(
