@@ -33,7 +33,8 @@ excluded.  scikit-learn divides its ``alpha`` by the batch size, so it gets
 Timing: implementations run interleaved (one epoch of each, in a rotating order,
 repeated; each timed epoch right after an untimed one of the same implementation,
 so none is timed on the caches another has just evicted), BLAS and torch are
-limited to one thread (``--threads``), and the tables
+limited to one thread (``--threads``), the process is pinned to as many CPUs (the
+only limit XLA obeys), and the tables
 give the minimum and median epoch time and the ratio of minimums to numpy.  On a busy
 machine, ``--clock cpu`` measures this process's CPU time instead of wall time.  A scaling
 section then checks that epoch time grows linearly with the data, backward time
@@ -854,6 +855,14 @@ def run_scaling(quick: bool) -> dict[str, Any]:
 
 # ---- machine and report -------------------------------------------------------------
 
+def pin_to_cpus(threads: int) -> None:
+    """Run this process on ``threads`` CPUs.  threadpoolctl and torch limit their own pools,
+    but XLA's CPU runtime ignores its thread flags and sizes its pool from the CPU affinity,
+    so without this a one-thread JAX run would still use every core."""
+    if hasattr(os, "sched_setaffinity"):
+        os.sched_setaffinity(0, sorted(os.sched_getaffinity(0))[:threads])
+
+
 def machine_info(threads: int) -> dict[str, Any]:
     """CPU model and count, library versions, and the BLAS/OpenMP pools threadpoolctl sees."""
     cpu = platform.processor() or platform.machine()
@@ -884,7 +893,7 @@ def machine_info(threads: int) -> dict[str, Any]:
 
 def format_machine(info: dict[str, Any]) -> str:
     lines = [
-        f"machine: {info['cpu']}, {info['logical_cpus']} logical CPUs ({info['usable_cpus']} usable); "
+        f"machine: {info['cpu']}, {info['logical_cpus']} logical CPUs ({info['usable_cpus']} in use); "
         f"Python {info['python']}, numpy {info['numpy']}, scikit-learn {info.get('sklearn', '-')}, "
         f"torch {info.get('torch', 'not installed')}",
         f"threads: {info['threads']} (BLAS/OpenMP via threadpoolctl, torch.set_num_threads)",
@@ -990,9 +999,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     workloads = QUICK_WORKLOADS if args.quick else WORKLOADS
     say: Callable[[str], None] = (lambda text: None) if args.json else (lambda text: print(text, flush=True))
 
-    if "jax" in impls:  # XLA's CPU thread pool, before jax is imported
-        os.environ.setdefault("XLA_FLAGS", f"--xla_cpu_multi_thread_eigen={'true' if args.threads > 1 else 'false'} "
-                                           f"intra_op_parallelism_threads={args.threads}")
+    pin_to_cpus(args.threads)  # before jax is imported: XLA sizes its thread pool from the affinity
     with threadpool_limits(limits=args.threads):
         if "torch" in impls:
             import torch
