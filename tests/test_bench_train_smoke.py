@@ -6,6 +6,7 @@ is timed: the speed numbers are the benchmark's to report, not a test's to asser
 
 import importlib.util
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -50,6 +51,8 @@ def test_every_loop_ends_with_numpys_loss(report):
 
 def test_machine_and_scaling_sections_are_reported(report):
     assert report["machine"]["threads"] == 1
+    if hasattr(os, "sched_setaffinity"):  # pinned to one CPU: XLA obeys nothing else
+        assert report["machine"]["usable_cpus"] == 1
     assert report["machine"]["cpu"]
     scaling = report["scaling"]
     assert [row["n_samples"] for row in scaling["data"]]

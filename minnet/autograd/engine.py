@@ -94,7 +94,7 @@ def backward(root: Any, grad: np.ndarray) -> None:
                 continue
             if g.__class__ is not _ndarray:  # numpy turns 0-d results into scalars
                 g = np.asarray(g)
-            data = parent.data
+            data = parent._data
             if g.shape != data.shape or g.dtype is not data.dtype:
                 g = _conform(g, data, node)
             accumulated = parent.grad

