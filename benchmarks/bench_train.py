@@ -34,11 +34,11 @@ Timing: implementations run interleaved (one epoch of each, in a rotating order,
 repeated; each timed epoch right after an untimed one of the same implementation,
 so none is timed on the caches another has just evicted), BLAS and torch are
 limited to one thread (``--threads``), the process is pinned to as many CPUs (the
-only limit XLA obeys), and the tables
-give the minimum and median epoch time and the ratio of minimums to numpy.  On a busy
-machine, ``--clock cpu`` measures this process's CPU time instead of wall time.  A scaling
-section then checks that epoch time grows linearly with the data, backward time
-linearly with the graph, and memory stays flat over 10,000 steps.
+only limit XLA obeys), and the tables give the minimum and median epoch time and the
+ratio of minimums to numpy.  On a busy machine, ``--clock cpu`` measures this
+process's CPU time instead of wall time.  A scaling section then checks that epoch
+time grows linearly with the data, backward time linearly with the graph, and memory
+stays flat over 10,000 steps.
 
     python benchmarks/bench_train.py                   # everything, float32
     python benchmarks/bench_train.py --dtype float32 float64 --workload digits
