@@ -8,7 +8,7 @@ that sets attributes in ``__init__`` and computes in ``forward``.
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
-from typing import Any
+from typing import Any, Self
 
 import numpy as np
 
@@ -66,21 +66,22 @@ class Module:
     _registry: dict[str, Any]
     training: bool = True
 
+    def __new__(cls, *args: Any, **kwargs: Any) -> Self:
+        # every module has a registry from the start, even one that never sets an attribute
+        module = super().__new__(cls)
+        object.__setattr__(module, "_registry", {})
+        return module
+
     def __setattr__(self, name: str, value: Any) -> None:
         object.__setattr__(self, name, value)
-        try:
-            registry = self._registry
-        except AttributeError:
-            registry = {}
-            object.__setattr__(self, "_registry", registry)
         if isinstance(value, (Parameter, Module, list, tuple)):
-            registry[name] = value
+            self._registry[name] = value
         else:
-            registry.pop(name, None)
+            self._registry.pop(name, None)
 
     def __delattr__(self, name: str) -> None:
         object.__delattr__(self, name)
-        getattr(self, "_registry", {}).pop(name, None)
+        self._registry.pop(name, None)
 
     def forward(self, *args: Any, **kwargs: Any) -> Any:
         raise NotImplementedError(f"{type(self).__name__} must define forward()")
@@ -92,7 +93,7 @@ class Module:
 
     def _members(self) -> Iterator[tuple[str, Any]]:
         """(name, value) of every registered attribute, list items as ``name.i``."""
-        for name, value in getattr(self, "_registry", {}).items():
+        for name, value in self._registry.items():
             if isinstance(value, (list, tuple)):
                 for i, item in enumerate(value):
                     yield f"{name}.{i}", item
@@ -131,25 +132,29 @@ class Module:
 
         The walk builds no names and visits only registered values: the readable
         training loop (``loss + lam * l2_penalty(model)``) asks for them every step.
+        Modules are visited in the order of ``named_modules`` (each one's own
+        parameters first), and a parameter met again is dropped at the end.
         """
         params: list[Parameter] = []
-        seen: set[int] = set()
         stack: list[Module] = [self]
+        pop, add = stack.pop, params.append
         while stack:
-            registry = getattr(stack.pop(), "_registry", None)
-            if not registry:
-                continue
             children: list[Module] = []
-            for value in registry.values():
-                for item in value if isinstance(value, (list, tuple)) else (value,):
-                    if isinstance(item, Parameter):
-                        if id(item) not in seen:
-                            seen.add(id(item))
-                            params.append(item)
-                    elif isinstance(item, Module):
-                        children.append(item)
-            stack.extend(reversed(children))
-        return iter(params)
+            for value in pop()._registry.values():
+                if isinstance(value, Parameter):
+                    add(value)
+                elif isinstance(value, Module):
+                    children.append(value)
+                else:  # a list or tuple
+                    for item in value:
+                        if isinstance(item, Parameter):
+                            add(item)
+                        elif isinstance(item, Module):
+                            children.append(item)
+            if children:
+                children.reverse()
+                stack += children
+        return iter(dict.fromkeys(params))  # tensors hash by identity
 
     def zero_grad(self) -> None:
         """Forget accumulated gradients (set them to None, as PyTorch does by default)."""
