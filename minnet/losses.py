@@ -26,6 +26,7 @@ import numpy as np
 
 from minnet import hparams
 from minnet.autograd.extend import Formula, constant, needs_grad, record
+from minnet.autograd.state import settings
 from minnet.autograd.tensor import Tensor
 from minnet.nn.module import Module
 
@@ -142,10 +143,10 @@ def softmax_cross_entropy(logits: Tensor | np.ndarray, target: Any) -> Tensor:
         positions = _label_positions(target, n, z.shape[1])
         out = (np.add.reduce(log_total, axis=None) - np.add.reduce(shifted.take(positions))) / n
     grad_target = positions is None and target_tensor is not None and target_tensor.requires_grad
-    parents = (logits,) if not grad_target or target_tensor is None else (logits, target_tensor)
-    if not needs_grad(*parents):
-        return constant(out)
     grad_logits = logits.requires_grad
+    if not ((grad_logits or grad_target) and settings.grad_enabled):  # needs_grad, from the flags read anyway
+        return constant(out)
+    parents = (logits,) if not grad_target or target_tensor is None else (logits, target_tensor)
 
     def backward(g):
         scale = float(g) / n

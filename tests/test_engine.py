@@ -371,6 +371,14 @@ def test_a_backward_rule_returning_the_wrong_shape_is_caught():
         bad(leaf(3)).sum().backward()
 
 
+@pytest.mark.parametrize("grads", [(), (None, None)])
+def test_a_backward_rule_returning_the_wrong_number_of_gradients_is_caught(grads):
+    def bad(a: mn.Tensor) -> mn.Tensor:
+        return record(a.data * 2, (a,), lambda g: grads, "bad_count")
+    with pytest.raises(RuntimeError, match=rf"'bad_count' gave {len(grads)} gradients for 1 inputs"):
+        bad(leaf(3)).sum().backward()
+
+
 def test_leaf_gradients_are_their_own_writable_arrays():
     a = mn.Tensor(np.ones(3), requires_grad=True)
     b = mn.Tensor(np.ones(3), requires_grad=True)

@@ -89,7 +89,10 @@ def backward(root: Any, grad: np.ndarray) -> None:
         upstream = node.grad
         if upstream is None:  # no path from root's gradient reaches this node
             continue
-        for parent, g in zip(node._parents, node._backward(upstream), strict=True):
+        parents, grads = node._parents, node._backward(upstream)
+        if len(grads) != len(parents):  # cheaper than zip(strict=True), which raises inside
+            raise RuntimeError(f"backward of {node.op!r} gave {len(grads)} gradients for {len(parents)} inputs")
+        for parent, g in zip(parents, grads):  # noqa: B905  (lengths checked above; a keyword makes zip slow)
             if g is None or not parent.requires_grad:
                 continue
             if g.__class__ is not _ndarray:  # numpy turns 0-d results into scalars

