@@ -234,3 +234,21 @@ def test_sequential_fuses_only_a_linear_followed_by_an_activation():
         ops.append(node.op)
         node = node._parents[1] if node.op == "mul" else node._parents[0]  # mul(2, relu)
     assert ops == ["linear", "linear_tanh", "mul", "relu", "linear"]
+
+
+@pytest.mark.parametrize("model", [nn.Linear(3, 2), nn.Sequential(nn.Linear(3, 4), nn.ReLU(), nn.Linear(4, 2))],
+                         ids=["linear", "fused"])
+def test_a_layer_records_a_node_only_when_something_needs_a_gradient(model):
+    x = np.ones((5, 3), np.float32)
+    assert model(x).requires_grad  # the weights need gradients
+    with mn.no_grad():
+        out = model(x)
+    assert not out.requires_grad and out._backward is None
+    for p in model.parameters():
+        p.requires_grad = False
+    frozen = model(x)
+    assert not frozen.requires_grad and frozen._backward is None
+    xt = mn.Tensor(x, requires_grad=True)
+    model(xt).sum().backward()  # frozen weights, an input that needs its gradient
+    assert xt.grad is not None and xt.grad.shape == (5, 3)
+    assert all(p.grad is None for p in model.parameters())
