@@ -217,6 +217,7 @@ WRITE_FAULTS = {
     "history.csv-header": ("empty", RUN, _fault("write", "history.csv", nbytes=20), "history.csv"),
     "history.csv-second-row": ("empty", RUN, _fault("write", "history.csv", calls=1, nbytes=30), "history.csv"),
     "history.csv-permission": ("empty", RUN, _fault("open", "history.csv", "EACCES"), "history.csv"),
+    "history.csv-fsync-io-error": ("empty", RUN, _fault("fsync", "history.csv", "EIO"), "history.csv"),
     "config.toml-disk-full": ("empty", RUN, _fault("write", "config.toml", nbytes=10), "config.toml"),
     "config.toml-read-only": ("empty", RUN, _fault("open", "config.toml", "EROFS"), "config.toml"),
     "metrics.json-disk-full": ("empty", RUN, _fault("write", "metrics.json"), "metrics.json"),
@@ -242,6 +243,22 @@ WRITE_FAULTS = {
     "graph-page-disk-full": ("old-graph", ["graph", "tiny.toml", "-o", "g.html"],
                              _fault("write", "g.html", nbytes=10), "g.html"),
 }
+
+
+def test_history_rows_are_on_disk_before_the_checkpoint_that_counts_on_them(tmp_path, monkeypatch):
+    """Resume needs history.csv's rows up to the checkpoint's epoch: a power cut after the
+    checkpoint's rename must not find them still in memory.  Each fsync, in order, by name."""
+    synced, real_fsync = [], os.fsync
+
+    def fsync(fd: int) -> None:
+        synced.append(os.path.basename(os.readlink(f"/proc/self/fd/{fd}")))
+        real_fsync(fd)
+    monkeypatch.setattr(os, "fsync", fsync)
+    (tmp_path / "tiny.toml").write_text(TINY)
+    train(load_config(tmp_path / "tiny.toml"), tmp_path / "r")
+    checkpoint = next(i for i, name in enumerate(synced) if name.startswith(".model.npz."))
+    assert "history.csv" in synced[:checkpoint]
+    assert synced[checkpoint + 1] == "r"  # then the folder, so the rename itself is on disk
 
 
 @pytest.fixture(scope="module")

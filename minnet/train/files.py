@@ -4,8 +4,9 @@ Every file of a run is written through ``atomic_write``: the bytes go to a tempo
 file in the same folder, are flushed to disk, then renamed over the old one, so a
 crash, Ctrl-C or a full disk leaves the previous file intact.  ``append_text`` adds to
 a file (``history.csv``) and, if the write fails part way, cuts the file back to where
-it was, so a partial line never stays.  Either failure is a WriteError naming the file
-and the system's reason (disk full, read-only, permission denied).
+it was, so a partial line never stays; ``sync_file`` puts its appended lines on disk
+before a checkpoint that counts on them is written.  Either failure is a WriteError
+naming the file and the system's reason (disk full, read-only, permission denied).
 """
 
 from __future__ import annotations
@@ -19,7 +20,8 @@ from typing import IO
 
 from minnet.train.errors import MinnetError
 
-__all__ = ["atomic_write", "atomic_write_text", "append_text", "remove_stale_temps", "WriteError", "write_error"]
+__all__ = ["atomic_write", "atomic_write_text", "append_text", "sync_file", "remove_stale_temps", "WriteError",
+           "write_error"]
 
 TEMP_SUFFIX = ".minnet-tmp"  # what a process killed mid-write leaves behind: see remove_stale_temps
 
@@ -49,6 +51,7 @@ def atomic_write(path: str | Path, write: Callable[[IO[bytes]], object]) -> None
         os.close(fd)
         fd = -1
         os.replace(tmp, path)
+        _sync_folder(path.parent)  # the rename itself on disk, not only the new file's bytes
     except BaseException as exc:
         if fd >= 0:
             os.close(fd)
@@ -75,6 +78,36 @@ def append_text(path: str | Path, text: str) -> None:
             raise
     except OSError as exc:
         raise write_error(path, exc) from exc
+    finally:
+        os.close(fd)
+
+
+def sync_file(path: str | Path) -> None:
+    """Flush ``path``'s appended bytes to disk, so a power cut cannot lose them (a missing file is fine)."""
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except FileNotFoundError:
+        return
+    except OSError as exc:
+        raise write_error(path, exc) from exc
+    try:
+        os.fsync(fd)
+    except OSError as exc:
+        raise write_error(path, exc) from exc
+    finally:
+        os.close(fd)
+
+
+def _sync_folder(folder: Path) -> None:
+    """Flush a folder's entries (a rename) to disk where the system allows it (not on Windows)."""
+    try:
+        fd = os.open(folder, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:  # some file systems cannot sync a folder: the file's own fsync is what they offer
+        pass
     finally:
         os.close(fd)
 

@@ -53,7 +53,7 @@ from minnet.train.config import (
 from minnet.train.data import Dataset, dataset_hash, load_dataset, minibatches, original_labels
 from minnet.train.errors import CheckpointError, ConfigError, DataError, DivergedError, TrainingInterrupted
 from minnet.train.factory import build_from_factory, factory_spec
-from minnet.train.files import WriteError, atomic_write_text, write_error
+from minnet.train.files import WriteError, atomic_write_text, sync_file, write_error
 from minnet.train.history import append_history, history_csv, read_history
 from minnet.train.interrupts import deferred_interrupts
 from minnet.train.lock import hold, make_folder, remove_empty
@@ -332,6 +332,7 @@ class _Run:
             "early_stopping": snap.best.to_meta(),
             "data_hash": self.data_hash,
         }
+        sync_file(self.run_dir / "history.csv")  # resume needs the rows up to the checkpoint's epoch
         save_checkpoint(self.run_dir / "model.npz", params, meta, state)
         self.saved_epoch, self.saved_at = snap.epoch, time.monotonic()
 
