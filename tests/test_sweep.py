@@ -381,3 +381,17 @@ def test_a_sweep_worker_trains_its_run_without_importing_scikit_learn(tmp_path):
     assert result.returncode == 0, result.stderr
     assert result.stdout.split() == ["completed", "[]"], result.stdout
     assert (task.run_dir / "model.npz").is_file()
+
+
+def test_jobs_that_would_not_fit_in_memory_together_are_refused_before_any_run(tiny, tmp_path, capsys, monkeypatch):
+    from minnet.train import inputs, load_config
+    from minnet.train.config import memory_needs
+
+    one_run = sum(memory_needs(load_config(tiny)).values())
+    monkeypatch.setattr(inputs, "memory_limit", lambda: int(1.5 * one_run))  # one run fits, two do not
+    assert main([str(tiny), "--quiet", "--out", "s", "--sweep", "loss.l2=0,0.01", "--jobs", "2"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("error: this would need about")
+    assert "in the 2 runs that --jobs 2 trains at once" in err[0]
+    assert not (tmp_path / "s").exists()
+    assert main([str(tiny), "--quiet", "--out", "s", "--sweep", "loss.l2=0,0.01", "--jobs", "1"]) == 0

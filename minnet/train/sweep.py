@@ -42,6 +42,7 @@ from minnet.train.config import (
     config_from_dict,
     config_to_dict,
     load_config,
+    memory_needs,
     name_problem,
     parse_value,
     to_toml,
@@ -49,6 +50,7 @@ from minnet.train.config import (
 from minnet.train.data import Dataset, load_dataset
 from minnet.train.errors import CheckpointError, ConfigError, DivergedError, MinnetError, TrainingInterrupted
 from minnet.train.files import WriteError, atomic_write_text
+from minnet.train.inputs import check_memory
 from minnet.train.interrupts import deferred_interrupts
 from minnet.train.lock import hold
 from minnet.train.report import value_text
@@ -319,11 +321,28 @@ def run_sweep(config: Config, out_dir: str | Path, jobs: int = 1, quiet: bool = 
     tasks = sweep_tasks(config, out_dir)
     if not config.sweep:
         raise ConfigError("the sweep has no grid: give --sweep KEY=V1,V2,... or a [sweep] table with a dotted key")
+    if config.sweep_options.backend != "dask":  # a cluster's workers have their own memory
+        _check_memory_at_once(tasks, jobs)
     data = _Datasets()
     if tasks and not resuming:
         data.load(tasks[0].config)  # data that cannot be loaded fails the sweep at once, as one error
     with hold(out_dir, "sweep"):  # one sweep (or --resume) per folder at a time
         return _run_tasks(config, tasks, out_dir, jobs, quiet, resuming, force, data)
+
+
+def _check_memory_at_once(tasks: list[SweepTask], jobs: int) -> None:
+    """Each run was checked alone; ``--jobs N`` trains N of them on this machine at once,
+    so the N largest together must fit as well."""
+    at_once = min(jobs, len(tasks))
+    if at_once < 2:
+        return
+    largest = sorted((memory_needs(task.config) for task in tasks), key=lambda n: sum(n.values()))[-at_once:]
+    together: dict[str, float] = {}
+    for needs in largest:
+        for what, n in needs.items():
+            what = f"{what} in the {at_once} runs that --jobs {jobs} trains at once"
+            together[what] = together.get(what, 0.0) + n
+    check_memory(together, ConfigError)
 
 
 def _run_tasks(config: Config, tasks: list[SweepTask], out_dir: Path, jobs: int, quiet: bool, resuming: bool,
