@@ -11,6 +11,7 @@ naming the file and the system's reason (disk full, read-only, permission denied
 
 from __future__ import annotations
 
+import contextlib
 import io
 import os
 import tempfile
@@ -83,7 +84,8 @@ def append_text(path: str | Path, text: str) -> None:
 
 
 def sync_file(path: str | Path) -> None:
-    """Flush ``path``'s appended bytes to disk, so a power cut cannot lose them (a missing file is fine)."""
+    """Flush ``path`` to disk (a file's appended bytes, or a folder's entries), so a power
+    cut cannot lose them; a missing file is fine."""
     try:
         fd = os.open(path, os.O_RDONLY)
     except FileNotFoundError:
@@ -99,17 +101,10 @@ def sync_file(path: str | Path) -> None:
 
 
 def _sync_folder(folder: Path) -> None:
-    """Flush a folder's entries (a rename) to disk where the system allows it (not on Windows)."""
-    try:
-        fd = os.open(folder, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:  # some file systems cannot sync a folder: the file's own fsync is what they offer
-        pass
-    finally:
-        os.close(fd)
+    """A rename on disk where the system allows it: some cannot open or sync a folder
+    (Windows, some file systems), and there the file's own fsync is what they offer."""
+    with contextlib.suppress(WriteError):
+        sync_file(folder)
 
 
 def _write_all(fd: int, data: memoryview) -> None:
