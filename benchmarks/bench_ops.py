@@ -4,7 +4,9 @@ One step of an op is its forward pass plus the backward pass that turns an upstr
 gradient into the gradient of every input -- through minnet's graph on one side,
 as hand-written numpy calls (the same formulas minnet's rules use) on the other.
 The difference is what the framework adds per op: building the node, the
-topological sort, the closure call, and the gradient bookkeeping.
+topological sort, the closure call, and the gradient bookkeeping.  The last row,
+``sgd_step``, is one ``SGD.step()`` on a (d, d) weight and a (d,) bias against numpy's
+``W -= lr * gW`` (minnet's update is one BLAS axpy per parameter).
 
     python benchmarks/bench_ops.py            # small (32x128) and large (1024x1024)
     python benchmarks/bench_ops.py --quick    # small only, few repeats: a smoke run
@@ -131,6 +133,22 @@ def _op_cases(n: int, d: int, rng: np.random.Generator) -> dict[str, tuple[Step,
         out = shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True))
         return (g - np.exp(out) * g.sum(axis=1, keepdims=True),)
 
+    # One SGD update of a weight matrix and a bias (θ ← θ − lr·g), each side on its own copy.
+    lr, gw, gb = 1e-3, arr(d, d), arr(d)
+    sgd_w, sgd_b = mn.nn.Parameter(w.copy()), mn.nn.Parameter(b.copy())
+    sgd_w.grad, sgd_b.grad = gw, gb
+    sgd = mn.optim.SGD([sgd_w, sgd_b], lr=lr)
+    np_w, np_b = w.copy(), b.copy()
+
+    def minnet_sgd_step():
+        sgd.step()
+        return sgd_w.data, sgd_b.data
+
+    def numpy_sgd_step():
+        np_w.__isub__(lr * gw)  # in place, as a hand-written loop's ``W -= lr * gW``
+        np_b.__isub__(lr * gb)
+        return np_w, np_b
+
     cases = {
         "add": (minnet_add, numpy_add),
         "mul": (minnet_mul, numpy_mul),
@@ -142,6 +160,7 @@ def _op_cases(n: int, d: int, rng: np.random.Generator) -> dict[str, tuple[Step,
         "sum": (minnet_reduction("sum"), numpy_sum),
         "mean": (minnet_reduction("mean"), numpy_mean),
         "log_softmax": (minnet_unary("log_softmax"), numpy_log_softmax),
+        "sgd_step": (minnet_sgd_step, numpy_sgd_step),
     }
     return {op: (ours, _holding(reference)) for op, (ours, reference) in cases.items()}
 

@@ -9,7 +9,7 @@ import time
 from pathlib import Path
 
 BENCH = Path(__file__).resolve().parents[1] / "benchmarks" / "bench_ops.py"
-OPS = {"add", "mul", "matmul", "sigmoid", "tanh", "relu", "exp", "sum", "mean", "log_softmax"}
+OPS = {"add", "mul", "matmul", "sigmoid", "tanh", "relu", "exp", "sum", "mean", "log_softmax", "sgd_step"}
 
 
 def _run(*args: str) -> tuple[subprocess.CompletedProcess, float]:

@@ -3,19 +3,95 @@ import pytest
 
 import minnet as mn
 from minnet import optim
+from minnet.optim import sgd
 
 
 def _param(values):
     return mn.Tensor(np.array(values, dtype=np.float64), requires_grad=True)
 
 
-def test_step_is_exactly_theta_minus_lr_grad_in_place():
+def test_step_is_theta_minus_lr_grad_in_place():
     p = _param([1.0, -2.0])
     data = p.data
     p.grad = np.array([0.5, 0.25])
     optim.SGD([p], lr=0.1).step()
     assert p.data is data
-    np.testing.assert_array_equal(p.data, np.array([1.0, -2.0]) - 0.1 * np.array([0.5, 0.25]))
+    np.testing.assert_allclose(p.data, [0.95, -2.025], rtol=1e-15)
+
+
+def _within_one_rounding(result, data, lr, grad):
+    """result is data − lr·grad with at most the two roundings numpy makes (product, difference)."""
+    exact = data.astype(np.float64) - np.float64(np.asarray(lr, data.dtype)) * grad.astype(np.float64)
+    eps = np.finfo(data.dtype).eps
+    np.testing.assert_array_less(np.abs(result - exact), eps * (np.abs(data) + np.abs(lr * grad)) + 1e-300)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_descend_fast_path_equals_numpys_update_up_to_rounding(dtype):
+    rng = np.random.default_rng(0)
+    data = rng.standard_normal((64, 33)).astype(dtype)
+    grad = rng.standard_normal((64, 33)).astype(dtype)
+    before = data.copy()
+    plain = before - 0.05 * grad
+    sgd.descend(data, grad, 0.05)
+    _within_one_rounding(data, before, 0.05, grad)
+    _within_one_rounding(plain, before, 0.05, grad)
+    np.testing.assert_allclose(data, plain, rtol=4 * np.finfo(dtype).eps, atol=4 * np.finfo(dtype).eps)
+
+
+@pytest.mark.parametrize("make", [
+    lambda a: np.asfortranarray(a),           # not C-ordered
+    lambda a: a.astype(np.float16),           # no BLAS routine for the dtype
+])
+def test_descend_updates_any_float_array_in_place(make):
+    rng = np.random.default_rng(1)
+    data = make(rng.standard_normal((6, 8)))
+    grad = rng.standard_normal(data.shape).astype(data.dtype)
+    expected = data - np.asarray(0.5, data.dtype) * grad
+    sgd.descend(data, grad, 0.5)
+    np.testing.assert_allclose(data, expected, rtol=1e-3 if data.dtype == np.float16 else 1e-15)
+
+
+def test_descend_through_a_strided_view_updates_only_its_elements():
+    base = np.zeros((3, 4))
+    sgd.descend(base[:, ::2], np.ones((3, 2)), 0.5)
+    np.testing.assert_array_equal(base, [[-0.5, 0.0, -0.5, 0.0]] * 3)
+
+
+def test_descend_uses_blas_axpy_for_contiguous_float32_and_float64(monkeypatch):
+    calls = []
+
+    def spy(dtype):
+        axpy = real(dtype)
+        return None if axpy is None else lambda x, y, a: calls.append((dtype, a)) or axpy(x, y, a=a)
+    real = sgd._axpy
+    monkeypatch.setattr(sgd, "_axpy", spy)
+    for dtype in (np.float32, np.float64, np.float16):
+        sgd.descend(np.ones((4, 3), dtype), np.ones((4, 3), dtype), 0.25)
+    sgd.descend(np.ones((4, 3), np.float32)[:, :2], np.ones((4, 2), np.float32), 0.25)  # not contiguous
+    assert calls == [(np.dtype(np.float32), -0.25), (np.dtype(np.float64), -0.25)]
+
+
+def test_descend_takes_numpys_path_for_broadcast_or_other_dtype_gradients():
+    data = np.ones((3, 2), np.float32)
+    sgd.descend(data, np.array([1.0, 2.0], np.float32), 0.5)   # broadcast over rows
+    np.testing.assert_array_equal(data, [[0.5, 0.0]] * 3)
+    sgd.descend(data, np.full((3, 2), 0.5), 1.0)               # a float64 gradient
+    np.testing.assert_array_equal(data, [[0.0, -0.5]] * 3)
+
+
+def test_descend_keeps_numpys_edge_cases():
+    data = np.array([1.0, 2.0], np.float32)
+    with np.errstate(invalid="ignore"):
+        sgd.descend(data, np.array([np.inf, 1.0], np.float32), 0.0)  # lr = 0: 0·inf is nan, as in numpy
+    assert np.isnan(data[0]) and data[1] == 2.0
+    data = np.array([1.0, 2.0], np.float32)
+    sgd.descend(data, np.array([np.inf, np.nan], np.float32), 0.1)
+    assert data[0] == -np.inf and np.isnan(data[1])
+    frozen = np.ones(2, np.float32)
+    frozen.flags.writeable = False
+    with pytest.raises(ValueError, match="read-only"):
+        sgd.descend(frozen, np.ones(2, np.float32), 0.1)
 
 
 def test_parameters_without_gradient_are_skipped():

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import functools
+from collections.abc import Callable, Iterable
 from typing import Any
 
 import numpy as np
@@ -12,6 +13,37 @@ from minnet.autograd.tensor import Tensor
 from minnet.optim.optimizer import Optimizer
 
 __all__ = ["SGD"]
+
+
+@functools.cache
+def _axpy(dtype: np.dtype) -> Callable[..., np.ndarray] | None:
+    """BLAS axpy (y ← a·x + y, in place on a contiguous 1-D y) for ``dtype``, or None.
+
+    scipy.linalg is imported here, on the first step, because it is slow to import.
+    """
+    if dtype.type not in (np.float32, np.float64):
+        return None
+    from scipy.linalg import blas
+
+    return blas.saxpy if dtype.type is np.float32 else blas.daxpy
+
+
+def descend(data: np.ndarray, grad: np.ndarray, lr: float) -> None:
+    """data ← data − lr·grad, in place.
+
+    One BLAS axpy where it applies (a writable contiguous float32 or float64 array, a
+    gradient of its shape and dtype, lr ≠ 0) instead of numpy's two calls, the product
+    ``lr * grad`` being a new array.  Both are one multiply and one add per element; axpy
+    may fuse them into one rounding.  Anything else takes numpy's path (with its
+    broadcasting and casting); so does lr = 0, which BLAS skips even for an inf gradient.
+    """
+    axpy = _axpy(data.dtype)
+    flags = data.flags
+    if (axpy is not None and lr and grad.dtype is data.dtype and grad.shape == data.shape
+            and flags.c_contiguous and flags.writeable):
+        axpy(grad.ravel(), data.ravel(), a=-lr)  # ravel: views of y (contiguous), so in place
+    else:
+        data -= lr * grad
 
 
 class SGD(Optimizer):
@@ -52,8 +84,7 @@ class SGD(Optimizer):
             for p in self.params:
                 g = p.grad
                 if g is not None:
-                    data = p.data  # in place, so not assigned back through the checked setter
-                    data -= lr * g
+                    descend(p.data, g, lr)  # in place, so not assigned back through the checked setter
             return
         for p, state in zip(self.params, self.state, strict=True):
             g = p.grad
@@ -69,5 +100,4 @@ class SGD(Optimizer):
                     buf *= mu
                     buf += (1 - self.dampening) * g if self.dampening else g
                 g = g + mu * buf if self.nesterov else buf
-            data = p.data
-            data -= lr * g
+            descend(p.data, g, lr)
