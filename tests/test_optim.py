@@ -39,17 +39,30 @@ def test_descend_fast_path_equals_numpys_update_up_to_rounding(dtype):
     np.testing.assert_allclose(data, plain, rtol=4 * np.finfo(dtype).eps, atol=4 * np.finfo(dtype).eps)
 
 
+def _misaligned(a):
+    raw = np.zeros(a.nbytes + 1, np.uint8)[1:].view(a.dtype).reshape(a.shape)
+    raw[...] = a
+    assert not raw.flags.aligned
+    return raw
+
+
 @pytest.mark.parametrize("make", [
     lambda a: np.asfortranarray(a),           # not C-ordered
     lambda a: a.astype(np.float16),           # no BLAS routine for the dtype
+    lambda a: a.astype(">f8" if np.little_endian else "<f8"),  # not in the machine's byte order
+    lambda a: a.astype(">f4" if np.little_endian else "<f4"),
+    _misaligned,                              # BLAS would update an aligned copy
 ])
 def test_descend_updates_any_float_array_in_place(make):
     rng = np.random.default_rng(1)
     data = make(rng.standard_normal((6, 8)))
     grad = rng.standard_normal(data.shape).astype(data.dtype)
+    if grad.dtype == data.dtype:
+        grad = grad.view(data.dtype)  # the very dtype object, as the engine gives gradients
     expected = data - np.asarray(0.5, data.dtype) * grad
     sgd.descend(data, grad, 0.5)
-    np.testing.assert_allclose(data, expected, rtol=1e-3 if data.dtype == np.float16 else 1e-15)
+    rtol = {2: 1e-3, 4: 1e-6}.get(data.dtype.itemsize, 1e-15)
+    np.testing.assert_allclose(data, expected, rtol=rtol)
 
 
 def test_descend_through_a_strided_view_updates_only_its_elements():
@@ -70,6 +83,20 @@ def test_descend_uses_blas_axpy_for_contiguous_float32_and_float64(monkeypatch):
         sgd.descend(np.ones((4, 3), dtype), np.ones((4, 3), dtype), 0.25)
     sgd.descend(np.ones((4, 3), np.float32)[:, :2], np.ones((4, 2), np.float32), 0.25)  # not contiguous
     assert calls == [(np.dtype(np.float32), -0.25), (np.dtype(np.float64), -0.25)]
+
+
+def test_descend_falls_back_to_numpy_if_blas_updated_a_copy(monkeypatch):
+    monkeypatch.setattr(sgd, "_axpy", lambda dtype: lambda x, y, a: y + a * x)  # a new array, y untouched
+    data = np.ones((2, 3), np.float32)
+    sgd.descend(data, np.full((2, 3), 2.0, np.float32), 0.25)
+    np.testing.assert_array_equal(data, np.full((2, 3), 0.5))
+
+
+def test_descend_updates_an_ndarray_subclass_in_place(tmp_path):
+    data = np.memmap(tmp_path / "w.bin", np.float32, "w+", shape=(2, 3))
+    data[:] = 1
+    sgd.descend(data, np.ones((2, 3), np.float32), 0.5)
+    np.testing.assert_array_equal(np.memmap(tmp_path / "w.bin", np.float32, "r", shape=(2, 3)), 0.5)
 
 
 def test_descend_takes_numpys_path_for_broadcast_or_other_dtype_gradients():

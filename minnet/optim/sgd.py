@@ -19,9 +19,11 @@ __all__ = ["SGD"]
 def _axpy(dtype: np.dtype) -> Callable[..., np.ndarray] | None:
     """BLAS axpy (y ← a·x + y, in place on a contiguous 1-D y) for ``dtype``, or None.
 
-    scipy.linalg is imported here, on the first step, because it is slow to import.
+    Only native-byte-order float32 and float64: for any other array the wrapper would
+    update a converted copy, not the parameter.  scipy.linalg is imported here, on the
+    first step, because it is slow to import.
     """
-    if dtype.type not in (np.float32, np.float64):
+    if dtype.type not in (np.float32, np.float64) or not dtype.isnative:
         return None
     from scipy.linalg import blas
 
@@ -31,19 +33,22 @@ def _axpy(dtype: np.dtype) -> Callable[..., np.ndarray] | None:
 def descend(data: np.ndarray, grad: np.ndarray, lr: float) -> None:
     """data ← data − lr·grad, in place.
 
-    One BLAS axpy where it applies (a writable contiguous float32 or float64 array, a
-    gradient of its shape and dtype, lr ≠ 0) instead of numpy's two calls, the product
-    ``lr * grad`` being a new array.  Both are one multiply and one add per element; axpy
-    may fuse them into one rounding.  Anything else takes numpy's path (with its
-    broadcasting and casting); so does lr = 0, which BLAS skips even for an inf gradient.
+    One BLAS axpy where it applies (a plain ndarray, writable, aligned and C-contiguous,
+    of native float32 or float64; a gradient of its shape and dtype; lr ≠ 0) instead of
+    numpy's two calls, whose product ``lr * grad`` is a new array.  Both make one multiply
+    and one add per element; axpy may fuse them into one rounding.  Anything else takes
+    numpy's path (with its broadcasting and casting); so does lr = 0, which BLAS skips
+    even for an inf gradient.
     """
     axpy = _axpy(data.dtype)
     flags = data.flags
-    if (axpy is not None and lr and grad.dtype is data.dtype and grad.shape == data.shape
-            and flags.c_contiguous and flags.writeable):
-        axpy(grad.ravel(), data.ravel(), a=-lr)  # ravel: views of y (contiguous), so in place
-    else:
-        data -= lr * grad
+    if (axpy is not None and lr and data.__class__ is np.ndarray and grad.__class__ is np.ndarray
+            and grad.dtype is data.dtype and grad.shape == data.shape
+            and flags.c_contiguous and flags.writeable and flags.aligned):
+        y = data.ravel()  # a view, since data is contiguous
+        if axpy(grad.ravel(), y, a=-lr) is y:  # updated in place, as it should be
+            return
+    data -= lr * grad  # also if the wrapper updated a copy of y (y is then untouched)
 
 
 class SGD(Optimizer):
