@@ -1,10 +1,24 @@
 """Train an MLP from a config: ``python train.py configs/moons.toml`` (see --help)."""
 
+import signal
 import sys
 
+# Ctrl-C while minnet itself loads (nothing has been written yet) is held until the import
+# is done: raised inside an extension module's import (numpy's), a KeyboardInterrupt can
+# come out as an ImportError with a traceback.
 try:
-    from minnet.cli import main
-except KeyboardInterrupt:  # Ctrl-C while minnet itself loads: nothing has been written yet
+    _held: list[int] = []
+    _previous = signal.getsignal(signal.SIGINT)
+    if _previous is signal.default_int_handler:  # not if Ctrl-C is ignored or handled by someone else
+        signal.signal(signal.SIGINT, lambda signum, frame: _held.append(signum))
+    try:
+        from minnet.cli import main
+    finally:
+        if _previous is signal.default_int_handler:
+            signal.signal(signal.SIGINT, _previous)
+except KeyboardInterrupt:  # in the instant before the handler above is in place
+    _held = [signal.SIGINT]
+if _held:
     print("error: interrupted", file=sys.stderr)
     sys.exit(130)
 

@@ -647,3 +647,35 @@ def test_ctrl_c_while_minnet_itself_loads_is_no_traceback(delay, here, interpret
     assert process.returncode in (130, -signal.SIGINT), (process.returncode, err)
     assert "Traceback" not in err, err
     assert not (here / "early" / "model.npz").exists()
+
+
+IMPORT_HOOK = """
+import os, pathlib, signal, sys, time
+
+class CtrlCDuringImport:  # Ctrl-C in the middle of minnet's import, as a user's might land
+    def find_spec(self, name, path=None, target=None):
+        if name == "minnet.cli":
+            sys.meta_path.remove(self)
+            os.kill(os.getpid(), signal.SIGINT)
+            time.sleep(0.05)  # a KeyboardInterrupt, if raised, is raised here
+            pathlib.Path("import-went-on").touch()
+        return None
+
+sys.meta_path.insert(0, CtrlCDuringImport())
+"""
+
+
+def test_ctrl_c_during_minnets_import_is_held_until_the_import_is_done(here):
+    """Raised inside an extension module's import, a KeyboardInterrupt can come out as an
+    ImportError (numpy's does) with a traceback; train.py holds it until minnet is loaded."""
+    hook = here / "hook"
+    hook.mkdir()
+    (hook / "sitecustomize.py").write_text(IMPORT_HOOK)
+    process = subprocess.run(
+        [sys.executable, str(ROOT / "train.py"), "tiny.toml", "--quiet", "--out", "early"], cwd=here,
+        capture_output=True, text=True, timeout=60, env={**os.environ, "PYTHONPATH": f"{hook}{os.pathsep}{ROOT}"},
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+    assert (here / "import-went-on").exists()
+    assert process.returncode == 130, (process.returncode, process.stderr)
+    assert process.stderr == "error: interrupted\n"
+    assert not (here / "early").exists()
