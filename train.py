@@ -8,14 +8,14 @@ import sys
 # come out as an ImportError with a traceback.
 try:
     _held: list[int] = []
-    _previous = signal.getsignal(signal.SIGINT)
-    if _previous is signal.default_int_handler:  # not if Ctrl-C is ignored or handled by someone else
+    _holding = signal.getsignal(signal.SIGINT) is signal.default_int_handler  # not if ignored or handled elsewhere
+    if _holding:
         signal.signal(signal.SIGINT, lambda signum, frame: _held.append(signum))
     try:
         from minnet.cli import main
     finally:
-        if _previous is signal.default_int_handler:
-            signal.signal(signal.SIGINT, _previous)
+        if _holding:
+            signal.signal(signal.SIGINT, signal.default_int_handler)
 except KeyboardInterrupt:  # in the instant before the handler above is in place
     _held = [signal.SIGINT]
 if _held:

@@ -17,13 +17,11 @@ __all__ = ["SGD"]
 
 @functools.cache
 def _axpy(dtype: np.dtype) -> Callable[..., np.ndarray] | None:
-    """BLAS axpy (y ← a·x + y, in place on a contiguous 1-D y) for ``dtype``, or None.
+    """BLAS axpy (y ← a·x + y on a 1-D y) for ``dtype``, or None.
 
-    Only native-byte-order float32 and float64: for any other array the wrapper would
-    update a converted copy, not the parameter.  scipy.linalg is imported here, on the
-    first step, because it is slow to import.
+    scipy.linalg is imported here, on the first step, because it is slow to import.
     """
-    if dtype.type not in (np.float32, np.float64) or not dtype.isnative:
+    if dtype.type not in (np.float32, np.float64):
         return None
     from scipy.linalg import blas
 
@@ -33,22 +31,23 @@ def _axpy(dtype: np.dtype) -> Callable[..., np.ndarray] | None:
 def descend(data: np.ndarray, grad: np.ndarray, lr: float) -> None:
     """data ← data − lr·grad, in place.
 
-    One BLAS axpy where it applies (a plain ndarray, writable, aligned and C-contiguous,
-    of native float32 or float64; a gradient of its shape and dtype; lr ≠ 0) instead of
-    numpy's two calls, whose product ``lr * grad`` is a new array.  Both make one multiply
-    and one add per element; axpy may fuse them into one rounding.  Anything else takes
-    numpy's path (with its broadcasting and casting); so does lr = 0, which BLAS skips
+    One BLAS axpy where it applies (a writable C-contiguous float32 or float64 array, a
+    gradient of its shape and dtype, lr ≠ 0) instead of numpy's two calls, whose product
+    ``lr * grad`` is a new array.  Both make one multiply and one add per element; axpy
+    may fuse them into one rounding.  The wrapper updates a misaligned or byte-swapped
+    array as a converted copy, and then numpy's path does the update, as it does for
+    anything else (with its broadcasting and casting) and for lr = 0, which BLAS skips
     even for an inf gradient.
     """
     axpy = _axpy(data.dtype)
     flags = data.flags
-    if (axpy is not None and lr and data.__class__ is np.ndarray and grad.__class__ is np.ndarray
-            and grad.dtype is data.dtype and grad.shape == data.shape
-            and flags.c_contiguous and flags.writeable and flags.aligned):
-        y = data.ravel()  # a view, since data is contiguous
-        if axpy(grad.ravel(), y, a=-lr) is y:  # updated in place, as it should be
+    # contiguous: else ravel copies; writable: the wrapper would write a read-only array
+    if (axpy is not None and lr and grad.dtype is data.dtype and grad.shape == data.shape
+            and flags.c_contiguous and flags.writeable):
+        y = data.ravel()
+        if axpy(grad.ravel(), y, a=-lr) is y:  # updated in place, not as a copy
             return
-    data -= lr * grad  # also if the wrapper updated a copy of y (y is then untouched)
+    data -= lr * grad  # (after a copy was updated, y is untouched)
 
 
 class SGD(Optimizer):
