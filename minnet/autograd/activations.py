@@ -14,6 +14,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from minnet.autograd.fills import zeros
+
 __all__ = ["Activation", "ACTIVATIONS", "sigmoid_array", "select"]
 
 
@@ -27,6 +29,16 @@ def sigmoid_array(x: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
         np.exp(np.negative(x, out=out), out=out)
     out += 1
     return np.reciprocal(out, out=out)
+
+
+def _relu(z: np.ndarray, out: np.ndarray | None) -> np.ndarray:
+    return np.maximum(z, zeros(z.shape, z.dtype), out=out)  # zeros: numpy's vectorized loop
+
+
+def _relu_into(z: np.ndarray) -> Callable[[], object]:
+    """relu(z) written into z, against zeros bound once."""
+    floor = zeros(z.shape, z.dtype)
+    return lambda: np.maximum(z, floor, out=z)
 
 
 _SAME_SIZE_INT = {2: np.int16, 4: np.int32, 8: np.int64}
@@ -46,13 +58,24 @@ def select(g: np.ndarray, keep: np.ndarray) -> np.ndarray:
     return np.multiply(g.view(bits), keep).view(g.dtype)
 
 
-def _select_into(g: np.ndarray, y: np.ndarray, scratch: np.ndarray) -> Callable[[], object]:
-    """``select(g, y > 0)`` written into g, with the mask kept in ``scratch``'s bytes."""
+def _select_into(g: np.ndarray, y: np.ndarray) -> Callable[[], object]:
+    """``select(g, y > 0)`` written into g, with its buffers bound once: the mask
+    compares against zeros (numpy's vectorized loop) into integers of g's width."""
     bits = _SAME_SIZE_INT.get(g.dtype.itemsize)
     if bits is None:
         return lambda: np.copyto(g, select(g, y > 0))
-    g_bits, mask = g.view(bits), scratch.view(bits)
-    return lambda: (np.greater(y, 0, out=mask), np.multiply(g_bits, mask, out=g_bits))
+    g_bits, mask, floor = g.view(bits), np.empty(y.shape, bits), zeros(y.shape, y.dtype)
+    return lambda: (np.greater(y, floor, out=mask), np.multiply(g_bits, mask, out=g_bits))
+
+
+def _sigmoid_backward_into(g: np.ndarray, y: np.ndarray) -> Callable[[], object]:
+    s = np.empty_like(y)
+    return lambda: (np.multiply(g, y, out=g), np.subtract(1, y, out=s), np.multiply(g, s, out=g))
+
+
+def _tanh_backward_into(g: np.ndarray, y: np.ndarray) -> Callable[[], object]:
+    s = np.empty_like(y)
+    return lambda: (np.multiply(y, y, out=s), np.subtract(1, s, out=s), np.multiply(g, s, out=g))
 
 
 @dataclass(frozen=True)
@@ -62,9 +85,11 @@ class Activation:
     name: str
     forward: Callable[[np.ndarray, np.ndarray | None], np.ndarray]  # act(z), into out if given (may be z)
     backward: Callable[[np.ndarray, np.ndarray], np.ndarray]  # (g, y) -> g·act'(z), y = act(z)
-    # (g, y, scratch) -> a function of no arguments that overwrites g with g·act'(z), the
-    # same numbers as ``backward``; a compiled step binds its buffers once and calls it
-    backward_into: Callable[[np.ndarray, np.ndarray, np.ndarray], Callable[[], object]]
+    # a compiled step binds its buffers once and then calls functions of no arguments:
+    # z -> one that overwrites z with act(z), the same numbers as ``forward``;
+    forward_into: Callable[[np.ndarray], Callable[[], object]]
+    # (g, y) -> one that overwrites g with g·act'(z), the same numbers as ``backward``
+    backward_into: Callable[[np.ndarray, np.ndarray], Callable[[], object]]
     init: str  # the weight initialisation that suits it (a key of nn.init.INITIALIZERS)
     expression: str  # the output in terms of the input {0}
     derivative: str  # act'(z) in terms of the input {0}
@@ -78,8 +103,8 @@ ACTIVATIONS: dict[str, Activation] = {
             "sigmoid",
             forward=sigmoid_array,
             backward=lambda g, y: g * y * (1 - y),
-            backward_into=lambda g, y, s: lambda: (np.multiply(g, y, out=g), np.subtract(1, y, out=s),
-                                                   np.multiply(g, s, out=g)),
+            forward_into=lambda z: lambda: sigmoid_array(z, z),
+            backward_into=_sigmoid_backward_into,
             init="glorot",
             expression="σ({0})",
             derivative="σ({0})(1−σ({0}))",
@@ -89,8 +114,8 @@ ACTIVATIONS: dict[str, Activation] = {
             "tanh",
             forward=lambda z, out: np.tanh(z, out=out),
             backward=lambda g, y: g * (1 - y * y),
-            backward_into=lambda g, y, s: lambda: (np.multiply(y, y, out=s), np.subtract(1, s, out=s),
-                                                   np.multiply(g, s, out=g)),
+            forward_into=lambda z: lambda: np.tanh(z, out=z),
+            backward_into=_tanh_backward_into,
             init="glorot",
             expression="tanh {0}",
             derivative="1−tanh²{0}",
@@ -100,9 +125,10 @@ ACTIVATIONS: dict[str, Activation] = {
             "relu",
             # selects rather than multiplies by a 0/1 mask, so an inf upstream at an
             # inactive unit gives 0, not nan (PyTorch's convention; 0 at z = 0 too)
-            forward=lambda z, out: np.maximum(z, 0, out=out),
+            forward=_relu,
             backward=lambda g, y: select(g, y > 0),
-            backward_into=lambda g, y, s: _select_into(g, y, s),
+            forward_into=_relu_into,
+            backward_into=_select_into,
             init="he",
             expression="relu {0}",
             derivative="[{0}>0]",

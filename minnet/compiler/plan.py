@@ -19,20 +19,20 @@ by the rounding of the reassociated update.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 import numpy as np
 
 from minnet.autograd.activations import ACTIVATIONS
+from minnet.autograd.fills import ones
 from minnet.autograd.tensor import Tensor
 from minnet.compiler.trace import Program
 
 __all__ = ["Plan", "unsupported"]
 
 _add, _dot, _multiply = np.add, np.dot, np.multiply
-_reduce_add, _reduce_max = np.add.reduce, np.maximum.reduce
+_reduce_max = np.maximum.reduce
 
 # Up to this many multiply-adds (rows × in × out), a weight's update is fused into its
 # gradient's product (scipy's BLAS gemm with β); above it, numpy's own BLAS product into a
@@ -77,7 +77,7 @@ class Plan:
         x = _data(args[program.source])
         n, dtype = len(x), x.dtype
         self.n = n
-        self.gemm, self.gemv = blas.get_blas_funcs(("gemm", "gemv"), dtype=dtype)
+        self.gemm, self.gemv, self.blas_dot = blas.get_blas_funcs(("gemm", "gemv", "dot"), dtype=dtype)
         self.ones = np.ones(n, dtype)
         # per layer: W, Wᵀ, b, output, upstream, the activation's forward and backward, the
         # parameter indices of W and b (−1: no bias), and whether its update is fused into
@@ -90,8 +90,7 @@ class Plan:
             forward = backward = None
             if layer.activation is not None:
                 activation = ACTIVATIONS[layer.activation]
-                forward = activation.forward
-                backward = activation.backward_into(up, out, np.empty_like(out))
+                forward, backward = activation.forward_into(out), activation.backward_into(up, out)
             bias_index = -1 if layer.bias is None else layer.bias
             self.layers.append((W, W.T, b, out, up, forward, backward, layer.weight, bias_index,
                                 n * W.size <= FUSED_GEMM_LIMIT))
@@ -103,12 +102,14 @@ class Plan:
             self.shape = (n, classes)
             self.row_max = np.empty((n, 1), dtype)
             self.total = np.empty((n, 1), dtype)
+            self.column_ones = ones((classes, 1), dtype)
             self.log_total = np.empty((n, 1), dtype)
+            self.flat_log_total = self.log_total.reshape(-1)
             self.flat_up = self.up.reshape(-1)  # a view: the one-hot target is subtracted through it
             self.loss: Callable[[np.ndarray, np.ndarray], float] = self._cross_entropy
         else:
             self.loss = self._mse
-        self.decayed = [(a, d) for a, d in zip(self.arrays, program.decay, strict=True) if d]
+        self.decayed = [(a.reshape(-1), d) for a, d in zip(self.arrays, program.decay, strict=True) if d]
         in_chain = {layer.weight for layer in program.layers} | {layer.bias for layer in program.layers}
         self.penalty_only = [(i, a) for i, a in enumerate(self.arrays) if i not in in_chain]
         self.chain_decayed = [(i, a, d) for i, (a, d) in enumerate(zip(self.arrays, program.decay, strict=True))
@@ -143,12 +144,19 @@ class Plan:
             if b is not None:
                 _add(out, b, out=out)
             if forward is not None:
-                forward(out, out)
+                forward()
             a = out
         value = self.coefficient * self.loss(a, _data(args[program.target])) + self.constant
         if self.decayed:
-            value += 0.5 * math.fsum(d * float(np.vdot(w, w)) for w, d in self.decayed)
+            value += 0.5 * self._penalty()
         return value
+
+    def _penalty(self) -> float:
+        """Σ d·‖p‖² over the L2 terms, by BLAS dot (a Python float, no numpy scalar)."""
+        dot, total = self.blas_dot, 0.0
+        for w, d in self.decayed:
+            total += d * dot(w, w)
+        return total
 
     def _cross_entropy(self, z: np.ndarray, labels: np.ndarray) -> float:
         """softmax_cross_entropy's forward on the logits buffer (shifted in place),
@@ -157,16 +165,17 @@ class Plan:
         _reduce_max(z, axis=1, keepdims=True, out=self.row_max)
         np.subtract(z, self.row_max, out=z)
         np.exp(z, out=self.up)
-        _reduce_add(self.up, axis=1, keepdims=True, out=self.total)
+        _dot(self.up, self.column_ones, out=self.total)  # Σ_j, as eager computes it
         np.log(self.total, out=self.log_total)
-        return float((_reduce_add(self.log_total, axis=None) - _reduce_add(z.take(self.positions))) / self.n)
+        dot, ones = self.blas_dot, self.ones  # sums as BLAS dots with ones: cheaper calls than reduce
+        return (dot(ones, self.flat_log_total) - dot(ones, z.take(self.positions))) / self.n
 
     def _mse(self, pred: np.ndarray, target: np.ndarray) -> float:
         """mse_loss's forward: pred − target kept in the upstream buffer."""
         if target.shape != pred.shape:
             target = target.reshape(pred.shape)
-        diff = np.subtract(pred, target, out=self.up)
-        return 0.5 * float(np.vdot(diff, diff)) / diff.size
+        diff = np.subtract(pred, target, out=self.up).reshape(-1)
+        return 0.5 * self.blas_dot(diff, diff) / diff.size
 
     def _seed(self, scale: float) -> None:
         """The loss's gradient times ``scale`` into the last layer's upstream buffer."""

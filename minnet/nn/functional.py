@@ -9,12 +9,11 @@ node, with the activation's forward and derivative taken from the activation tab
 
 from __future__ import annotations
 
-import functools
-
 import numpy as np
 
 from minnet.autograd.activations import ACTIVATIONS, Activation
 from minnet.autograd.extend import Formula, constant, record
+from minnet.autograd.fills import ones
 from minnet.autograd.state import settings
 from minnet.autograd.tensor import Tensor
 
@@ -25,14 +24,6 @@ FORMULAS: dict[str, Formula] = {}
 # np.dot, not @: the same BLAS product for these shapes, with less dispatch per call.
 _dot = np.dot
 
-
-@functools.lru_cache(maxsize=16)
-def _ones(n: int, dtype: np.dtype) -> np.ndarray:
-    """n ones, read-only, for the bias gradient's Σ_rows as a matrix-vector product: a memo
-    of a pure function (a run has a few batch sizes), cheaper than making them each step."""
-    ones = np.ones(n, dtype)
-    ones.flags.writeable = False
-    return ones
 
 
 def _affine_node(
@@ -66,7 +57,7 @@ def _affine_node(
         gw = _dot(g2.T, x2) if grad_w else None
         if bias is None:
             return gx, gw
-        return gx, gw, (_dot(_ones(len(g2), g2.dtype), g2) if grad_b else None)  # Σ_rows as a gemv
+        return gx, gw, (_dot(ones(len(g2), g2.dtype), g2) if grad_b else None)  # Σ_rows as a gemv
     return record(out, parents, backward, op)
 
 
