@@ -266,8 +266,10 @@ class TightNumpyTrainer(NumpyTrainer):
     """The hand-written loop with every trick numpy allows: the floor.
 
     Per batch size, every array is allocated once and each op writes into it
-    (``out=``); the learning rate is folded into the seed of the backward pass
-    (δ starts as −lr·dL/dlogits), so each weight's update is its gradient's BLAS
+    (``out=``); slow numpy calls give way to fast ones with the same numbers (ReLU
+    against a zeros array, not the scalar 0; row sums and the loss's sums as BLAS
+    products with ones; ‖W‖² as a BLAS dot); the learning rate is folded into the seed
+    of the backward pass (δ starts as −lr·dL/dlogits), so each weight's update is its gradient's BLAS
     product with β = 1 − lr·λ,  Wᵀ ← β·Wᵀ + aᵀ·δ  (``gemm``), and each bias's is
     b ← b + δᵀ·1 (``gemv``): no gradient array is ever formed.  Above about a million
     multiply-adds per product numpy's own BLAS product beats scipy's gemm, so a large
@@ -280,60 +282,65 @@ class TightNumpyTrainer(NumpyTrainer):
         from scipy.linalg import blas
 
         super().__init__(problem)
-        self.gemm, self.gemv = blas.get_blas_funcs(("gemm", "gemv"), dtype=problem.X.dtype)
+        self.gemm, self.gemv, self.dot = blas.get_blas_funcs(("gemm", "gemv", "dot"), dtype=problem.X.dtype)
         self.buffers: dict[int, tuple] = {}
 
     def _buffers(self, m: int) -> tuple:
         if m not in self.buffers:
             dt, widths = self.p.X.dtype, self.p.sizes
-            acts = [np.empty((m, n), dt) for n in widths]  # acts[0]: the batch
+            outs = [np.empty((m, n), dt) for n in widths[1:]]  # each layer's output
             deltas = [np.empty((m, n), dt) for n in widths[1:]]
             scratch = [np.empty((m, n), dt) for n in widths[1:]]
             column = [np.empty((m, 1), dt) for _ in range(3)]
             offsets = np.arange(m) * widths[-1]
             grads = [(np.empty_like(W), np.empty_like(b)) for W, b in zip(self.W, self.b, strict=True)]
-            self.buffers[m] = (acts, deltas, scratch, column, offsets, np.empty(m, np.intp), np.ones(m, dt), grads)
+            zeros = [np.zeros((m, n), dt) for n in widths[1:]]
+            self.buffers[m] = (outs, deltas, scratch, column, offsets, np.empty(m, np.intp), np.ones(m, dt), grads,
+                               zeros)
         return self.buffers[m]
 
     def epoch(self, perm: np.ndarray) -> float:
-        p, Ws, bs, gemm, gemv = self.p, self.W, self.b, self.gemm, self.gemv
+        p, Ws, bs, gemm, gemv, dot = self.p, self.W, self.b, self.gemm, self.gemv, self.dot
         X, y, lr, lam, relu = p.X, p.y, p.lr, p.lam, p.activation == "relu"
         last = len(Ws) - 1
         beta = 1.0 - lr * lam
+        flat_Ws = [W.reshape(-1) for W in Ws]
+        class_ones = np.ones((p.sizes[-1], 1), X.dtype)
         total, steps = 0.0, 0
         for start in range(0, len(perm), p.batch):
             idx = perm[start:start + p.batch]
             m = len(idx)
-            acts, deltas, scratch, (row_max, row_sum, log_sum), offsets, pos, ones, grads = self._buffers(m)
-            X.take(idx, axis=0, out=acts[0])
+            outs, deltas, scratch, (row_max, row_sum, log_sum), offsets, pos, ones, grads, zeros = self._buffers(m)
+            batch = a = X.take(idx, axis=0)  # (take with out= is the slower call)
             for i, (W, b) in enumerate(zip(Ws, bs, strict=True)):
-                z = np.dot(acts[i], W.T, out=acts[i + 1])
+                z = np.dot(a, W.T, out=outs[i])
                 z += b
                 if i < last:
                     if relu:
-                        np.maximum(z, 0, out=z)
+                        np.maximum(z, zeros[i], out=z)
                     else:
                         _sigmoid_inplace(z)
-            z = acts[-1]
+                a = z
+            z = outs[-1]
             np.maximum.reduce(z, axis=1, keepdims=True, out=row_max)
             z -= row_max
             e = np.exp(z, out=deltas[-1])
-            np.add.reduce(e, axis=1, keepdims=True, out=row_sum)
+            np.dot(e, class_ones, out=row_sum)
             np.log(row_sum, out=log_sum)
             np.add(y.take(idx), offsets, out=pos)
-            loss = (np.add.reduce(log_sum, axis=None) - np.add.reduce(z.take(pos))) / m
-            loss += lam * 0.5 * sum(float(np.vdot(W, W)) for W in Ws)
+            loss = (dot(ones, log_sum.reshape(-1)) - dot(ones, z.take(pos))) / m
+            loss += lam * 0.5 * sum(dot(W, W) for W in flat_Ws)
             delta = deltas[-1]
             e /= row_sum
             delta.reshape(-1)[pos] -= 1
             delta *= -lr / m  # the learning rate, folded into the seed
             for i in range(last, -1, -1):
-                W, a = Ws[i], acts[i]
+                W, a = Ws[i], outs[i - 1] if i else batch
                 if i:
                     below = np.dot(delta, W, out=deltas[i - 1])  # with W before its update
                     s = scratch[i - 1]
                     if relu:
-                        np.greater(a, 0, out=s)
+                        np.greater(a, zeros[i - 1], out=s)
                     else:
                         np.subtract(1, a, out=s)
                         s *= a
@@ -347,7 +354,7 @@ class TightNumpyTrainer(NumpyTrainer):
                     bs[i] += np.dot(ones, delta, out=grads[i][1])
                 if i:
                     delta = below
-            total += float(loss)
+            total += loss
             steps += 1
         return total / steps
 
