@@ -1,0 +1,72 @@
+"""The activation table's in-place kernels (what a compiled step binds) give the
+numbers of its plain forward and backward, bit for bit, edge values included; and the
+read-only fills they use stay read-only."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from minnet.autograd import fills
+from minnet.autograd.activations import ACTIVATIONS
+
+EDGES = [-np.inf, -30.0, -1.0, -0.0, 0.0, 1e-30, 0.5, 1.0, 30.0, np.inf, np.nan]
+
+
+def _same_bits(a: np.ndarray, b: np.ndarray) -> bool:
+    """Equal including NaNs and the sign of zero."""
+    return a.dtype == b.dtype and a.shape == b.shape and a.tobytes() == b.tobytes()
+
+
+def _inputs(dtype):
+    rng = np.random.default_rng(0)
+    z = rng.standard_normal((6, len(EDGES))).astype(dtype)
+    z[0] = EDGES
+    g = rng.standard_normal(z.shape).astype(dtype)
+    g[1] = [np.inf, -np.inf] * (len(EDGES) // 2) + [np.inf]  # inf upstream at every kind of unit
+    g[2, :3] = 0.0
+    return z, g
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("name", sorted(ACTIVATIONS))
+def test_in_place_kernels_give_the_plain_numbers(name, dtype):
+    act = ACTIVATIONS[name]
+    z, g = _inputs(dtype)
+    with np.errstate(all="ignore"):
+        y = act.forward(z, None)
+        buffer = z.copy()
+        act.forward_into(buffer)()
+        assert _same_bits(buffer, y)
+        y_live = act.forward(z, None)
+        expected = act.backward(g, y_live)
+        upstream = g.copy()
+        act.backward_into(upstream, y_live)()
+        assert _same_bits(upstream, expected)
+        upstream = g.copy()
+        run = act.backward_into(upstream, y_live)
+        run()
+        upstream[...] = g  # bound once, run again on new numbers: no state kept between calls
+        run()
+        assert _same_bits(upstream, expected)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_relu_against_zeros_is_numpys_maximum_with_zero(dtype):
+    z, _ = _inputs(dtype)
+    relu = ACTIVATIONS["relu"]
+    assert _same_bits(relu.forward(z, None), np.maximum(z, 0))
+    out = z.copy()
+    assert relu.forward(out, out) is out and _same_bits(out, np.maximum(z, 0))
+    y = relu.forward(z, None)
+    assert np.array_equal(relu.backward(np.full_like(z, np.inf), y), np.where(y > 0, np.inf, 0.0))
+
+
+def test_fills_are_read_only_and_memoized():
+    ones, zeros = fills.ones((3, 1), np.dtype(np.float32)), fills.zeros(4, np.dtype(np.float64))
+    assert ones.dtype == np.float32 and ones.shape == (3, 1) and (ones == 1).all()
+    assert zeros.dtype == np.float64 and zeros.shape == (4,) and not zeros.any()
+    for a in (ones, zeros):
+        with pytest.raises(ValueError, match="read-only"):
+            a[0] = 5
+    assert fills.ones((3, 1), np.dtype(np.float32)) is ones
