@@ -8,6 +8,11 @@ topological sort, the closure call, and the gradient bookkeeping.  The last row,
 ``sgd_step``, is one ``SGD.step()`` on a (d, d) weight and a (d,) bias against numpy's
 ``W -= lr * gW`` (minnet's update is one BLAS axpy per parameter).
 
+A second table times the row max that shifts a softmax (``minnet.autograd.rows``):
+numpy's reduction along each row against the same reduction across a transposed copy,
+for the shapes of a batch, a dataset's predictions and a wide output, and says which
+route minnet takes.
+
     python benchmarks/bench_ops.py            # small (32x128) and large (1024x1024)
     python benchmarks/bench_ops.py --quick    # small only, few repeats: a smoke run
     python benchmarks/bench_ops.py --json     # machine-readable results on stdout
@@ -204,6 +209,40 @@ def run(sizes: list[str], repeat: int, min_batch_seconds: float) -> list[dict]:
     return rows
 
 
+ROW_MAX_SHAPES = [(1, 10), (32, 10), (64, 2), (256, 64), (10_000, 2), (32, 100), (32, 1000)]
+
+
+def run_row_max(repeat: int, min_batch_seconds: float) -> list[dict]:
+    """Row max of (n, C) both ways; both must give numpy's values."""
+    from minnet.autograd.rows import max_across_rows
+
+    rng = np.random.default_rng(0)
+    rows = []
+    for n, c in ROW_MAX_SHAPES:
+        z = rng.standard_normal((n, c), dtype=DTYPE)
+
+        def along(z=z):
+            return np.maximum.reduce(z, axis=1, keepdims=True)
+
+        def across(z=z, n=n):
+            return np.maximum.reduce(z.T.copy(), axis=0).reshape(n, 1)
+
+        np.testing.assert_array_equal(along(), across())
+        t_along, t_across = _compare(along, across, repeat, min_batch_seconds)
+        rows.append({"shape": [n, c], "along_us": t_along * 1e6, "across_us": t_across * 1e6,
+                     "minnet": "across" if max_across_rows(n, c) else "along"})
+    return rows
+
+
+def format_row_max(rows: list[dict]) -> str:
+    header = f"{'(n, C)':<14} {'along µs':>10} {'across µs':>10} {'minnet':>8}"
+    lines = [header, "-" * len(header)]
+    for r in rows:
+        shape = f"({r['shape'][0]}, {r['shape'][1]})"
+        lines.append(f"{shape:<14} {r['along_us']:>10.2f} {r['across_us']:>10.2f} {r['minnet']:>8}")
+    return "\n".join(lines)
+
+
 def _keep_heap_warm() -> bool:
     """Ask glibc to reuse freed large blocks instead of returning them to the OS.
 
@@ -249,16 +288,19 @@ def main(argv: list[str] | None = None) -> int:
     limit, limited = _one_blas_thread()
     with limit:
         rows = run(sizes, repeat, min_batch)
+        row_max = run_row_max(repeat, min_batch)
     meta = {"python": platform.python_version(), "numpy": np.__version__, "dtype": np.dtype(DTYPE).name,
             "blas_threads": 1 if limited else "default", "warm_heap": warm_heap, "repeat": repeat}
     if args.json:
-        json.dump({"meta": meta, "results": rows}, sys.stdout, indent=2)
+        json.dump({"meta": meta, "results": rows, "row_max": row_max}, sys.stdout, indent=2)
         print()
     else:
         print(f"minnet vs numpy, forward+backward per op ({meta['dtype']}, BLAS threads: "
               f"{meta['blas_threads']}, warm heap: {'yes' if warm_heap else 'no'}, min of {repeat}; "
               f"python {meta['python']}, numpy {meta['numpy']})")
         print(format_table(rows))
+        print("\nrow max of an (n, C) array: numpy's reduce along each row, or across a transposed copy")
+        print(format_row_max(row_max))
     return 0
 
 

@@ -267,8 +267,8 @@ class TightNumpyTrainer(NumpyTrainer):
 
     Per batch size, every array is allocated once and each op writes into it
     (``out=``); slow numpy calls give way to fast ones with the same numbers (ReLU
-    against a zeros array, not the scalar 0; row sums and the loss's sums as BLAS
-    products with ones; ‖W‖² as a BLAS dot); the learning rate is folded into the seed
+    against a zeros array, not the scalar 0; the row max across a transposed copy; row
+    sums and the loss's sums as BLAS products with ones; ‖W‖² as a BLAS dot); the learning rate is folded into the seed
     of the backward pass (δ starts as −lr·dL/dlogits), so each weight's update is its gradient's BLAS
     product with β = 1 − lr·λ,  Wᵀ ← β·Wᵀ + aᵀ·δ  (``gemm``), and each bias's is
     b ← b + δᵀ·1 (``gemv``): no gradient array is ever formed.  Above about a million
@@ -322,7 +322,7 @@ class TightNumpyTrainer(NumpyTrainer):
                         _sigmoid_inplace(z)
                 a = z
             z = outs[-1]
-            np.maximum.reduce(z, axis=1, keepdims=True, out=row_max)
+            np.maximum.reduce(z.T.copy(), axis=0, out=row_max.reshape(-1))  # across rows: few classes
             z -= row_max
             e = np.exp(z, out=deltas[-1])
             np.dot(e, class_ones, out=row_sum)

@@ -26,7 +26,7 @@ import numpy as np
 
 from minnet import hparams
 from minnet.autograd.extend import Formula, constant, needs_grad, record
-from minnet.autograd.fills import ones
+from minnet.autograd.rows import row_max, row_sum
 from minnet.autograd.state import settings
 from minnet.autograd.tensor import Tensor
 from minnet.nn.module import Module
@@ -121,9 +121,9 @@ def softmax_cross_entropy(logits: Tensor | np.ndarray, target: Any) -> Tensor:
                          "it needs at least one row and one class")
     n = len(z)
     # ufunc reductions directly: ndarray.max/.sum add a Python-level wrapper per call
-    shifted = z - np.maximum.reduce(z, axis=1, keepdims=True)
+    shifted = z - row_max(z)
     e = np.exp(shifted)
-    total = np.dot(e, ones((z.shape[1], 1), z.dtype))  # Σ_j as a BLAS product: cheaper than reduce
+    total = row_sum(e)
     log_total = np.log(total)
 
     target_tensor = None

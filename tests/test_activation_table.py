@@ -7,7 +7,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from minnet.autograd import fills
+from minnet.autograd import fills, rows
 from minnet.autograd.activations import ACTIVATIONS
 
 EDGES = [-np.inf, -30.0, -1.0, -0.0, 0.0, 1e-30, 0.5, 1.0, 30.0, np.inf, np.nan]
@@ -70,3 +70,40 @@ def test_fills_are_read_only_and_memoized():
         with pytest.raises(ValueError, match="read-only"):
             a[0] = 5
     assert fills.ones((3, 1), np.dtype(np.float32)) is ones
+
+
+# ---- row reductions (softmax's shift and normaliser) -----------------------------------
+
+ROW_SHAPES = [(1, 2), (8, 16), (64, 2), (32, 10), (300, 64), (32, 100), (5, 1)]
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("shape", ROW_SHAPES, ids=str)
+def test_row_max_is_numpys_row_reduction(shape, dtype):
+    rng = np.random.default_rng(1)
+    z = rng.standard_normal(shape).astype(dtype)
+    z[0, 0] = np.inf
+    if shape[0] > 2:
+        z[1, -1] = np.nan  # NaN wins its row, as in numpy
+        z[2] = -np.inf
+        z[-1, :] = 3.0  # a tie across the whole row
+    expected = np.maximum.reduce(z, axis=1, keepdims=True)
+    got = rows.row_max(z)
+    assert got.shape == (shape[0], 1) and got.dtype == dtype
+    np.testing.assert_array_equal(got, expected)  # NaNs in the same places
+    np.testing.assert_array_equal(rows.row_max(z[::2]), expected[::2])  # a strided view too
+
+
+def test_row_max_takes_both_routes_in_these_tests():
+    routes = {rows.max_across_rows(*shape) for shape in ROW_SHAPES}
+    assert routes == {True, False}
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_row_sum_is_the_product_with_ones(dtype):
+    e = np.random.default_rng(2).random((33, 7)).astype(dtype)
+    total = rows.row_sum(e)
+    assert total.shape == (33, 1) and total.dtype == dtype
+    np.testing.assert_allclose(total, e.sum(axis=1, keepdims=True), rtol=4 * np.finfo(dtype).eps)
+    out = np.empty((33, 1), dtype)
+    assert rows.row_sum(e, out=out) is out and np.array_equal(out, total)

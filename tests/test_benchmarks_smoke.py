@@ -31,6 +31,10 @@ def test_bench_ops_quick_json():
         assert r["numpy_us"] > 0 and r["minnet_us"] > 0
         assert abs(r["overhead_us"] - (r["minnet_us"] - r["numpy_us"])) < 1e-6
         assert abs(r["ratio"] - r["minnet_us"] / r["numpy_us"]) < 1e-9
+    row_max = report["row_max"]
+    assert [r["shape"][1] for r in row_max] == [10, 10, 2, 64, 2, 100, 1000]
+    assert all(r["along_us"] > 0 and r["across_us"] > 0 for r in row_max)
+    assert {r["minnet"] for r in row_max} == {"along", "across"}
 
 
 def test_bench_ops_quick_table():
@@ -38,4 +42,6 @@ def test_bench_ops_quick_table():
     assert result.returncode == 0, result.stderr
     lines = result.stdout.splitlines()
     assert "overhead µs" in lines[1]
-    assert {line.split()[2] for line in lines[3:]} == OPS  # "small 32x128 <op> ..."
+    ops = lines[3:lines.index("")]
+    assert {line.split()[2] for line in ops} == OPS  # "small 32x128 <op> ..."
+    assert lines[-1].split()[-1] == "along"  # (32, 1000): the route minnet takes

@@ -25,14 +25,13 @@ from typing import Any
 import numpy as np
 
 from minnet.autograd.activations import ACTIVATIONS
-from minnet.autograd.fills import ones
+from minnet.autograd.rows import row_max, row_sum
 from minnet.autograd.tensor import Tensor
 from minnet.compiler.trace import Program
 
 __all__ = ["Plan", "unsupported"]
 
 _add, _dot, _multiply = np.add, np.dot, np.multiply
-_reduce_max = np.maximum.reduce
 
 # Up to this many multiply-adds (rows × in × out), a weight's update is fused into its
 # gradient's product (scipy's BLAS gemm with β); above it, numpy's own BLAS product into a
@@ -100,9 +99,7 @@ class Plan:
             classes = logits.shape[1]
             self.rows = np.arange(n)
             self.shape = (n, classes)
-            self.row_max = np.empty((n, 1), dtype)
             self.total = np.empty((n, 1), dtype)
-            self.column_ones = ones((classes, 1), dtype)
             self.log_total = np.empty((n, 1), dtype)
             self.flat_log_total = self.log_total.reshape(-1)
             self.flat_up = self.up.reshape(-1)  # a view: the one-hot target is subtracted through it
@@ -162,10 +159,9 @@ class Plan:
         """softmax_cross_entropy's forward on the logits buffer (shifted in place),
         leaving exp(shifted) in the upstream buffer for the backward pass."""
         self.positions = np.ravel_multi_index((self.rows, labels), self.shape)  # also checks every label
-        _reduce_max(z, axis=1, keepdims=True, out=self.row_max)
-        np.subtract(z, self.row_max, out=z)
+        np.subtract(z, row_max(z), out=z)
         np.exp(z, out=self.up)
-        _dot(self.up, self.column_ones, out=self.total)  # Σ_j, as eager computes it
+        row_sum(self.up, out=self.total)
         np.log(self.total, out=self.log_total)
         dot, ones = self.blas_dot, self.ones  # sums as BLAS dots with ones: cheaper calls than reduce
         return (dot(ones, self.flat_log_total) - dot(ones, z.take(self.positions))) / self.n
