@@ -45,3 +45,15 @@ def test_bench_ops_quick_table():
     ops = lines[3:lines.index("")]
     assert {line.split()[2] for line in ops} == OPS  # "small 32x128 <op> ..."
     assert lines[-1].split()[-1] == "along"  # (32, 1000): the route minnet takes
+
+
+def test_profile_train_names_every_phase_of_a_step():
+    script = BENCH.parent / "profile_train.py"
+    result = subprocess.run([sys.executable, str(script), "--workload", "moons", "--activation", "relu",
+                             "--epochs", "1", "--cprofile", "3"], capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    for phase in ("index", "forward", "loss", "l2_regularized", "zero_grad", "toposort", "backward (rest)",
+                  "step", "item", "sum of medians"):
+        assert any(line.strip().startswith(phase) and line.rstrip().endswith(("%", "µs")) for line in lines), phase
+    assert "cProfile, per step" in result.stdout
