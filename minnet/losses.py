@@ -25,6 +25,7 @@ from typing import Any
 import numpy as np
 
 from minnet import hparams
+from minnet.autograd.blas import squared_norm
 from minnet.autograd.extend import Formula, constant, needs_grad, record
 from minnet.autograd.rows import row_max, row_sum
 from minnet.autograd.state import settings
@@ -190,7 +191,7 @@ def _half_squared_norms(model_or_params: Module | Iterable[Tensor], caller: str)
     for w in weights:
         v = w.data
         values.append(v)
-        squares += float(np.vdot(v, v))
+        squares += squared_norm(v)
     return weights, values, np.asarray(0.5 * squares, dtype=values[0].dtype)
 
 

@@ -297,3 +297,19 @@ def test_a_frozen_parameter_stays_frozen():
         step(X[rows], LABELS[rows])
     assert np.array_equal(frozen.data, before)
     assert "frozen" in step.reason
+
+
+def test_an_empty_penalised_parameter_runs_eagerly_with_eagers_numbers():
+    def run(compiled):
+        model = _model()
+        extra = nn.Parameter(np.ones((0, 4)))
+        opt = optim.SGD([*model.parameters(), extra], lr=0.1)
+
+        def loss_fn(xb, yb):
+            return losses.softmax_cross_entropy(model(xb), yb) + 0.1 * losses.l2_penalty([extra, *losses.weight_matrices(model)])
+        step = mn.compile_step(loss_fn, opt) if compiled else None
+        values = [step(X[r], LABELS[r]) if compiled else _eager(loss_fn, opt, X[r], LABELS[r]) for r in BATCHES]
+        return values, step
+    (compiled, step), (eager, _) = run(True), run(False)
+    assert step.reason == "a parameter is empty (BLAS takes no empty array)"
+    np.testing.assert_array_equal(compiled, eager)

@@ -74,11 +74,11 @@ def test_descend_through_a_strided_view_updates_only_its_elements():
 def test_descend_uses_blas_axpy_for_contiguous_float32_and_float64(monkeypatch):
     calls = []
 
-    def spy(dtype):
-        axpy = real(dtype)
+    def spy(name, dtype):
+        axpy = real(name, dtype)
         return None if axpy is None else lambda x, y, a: calls.append((dtype, a)) or axpy(x, y, a=a)
-    real = sgd._axpy
-    monkeypatch.setattr(sgd, "_axpy", spy)
+    real = sgd.routine
+    monkeypatch.setattr(sgd, "routine", spy)
     for dtype in (np.float32, np.float64, np.float16):
         sgd.descend(np.ones((4, 3), dtype), np.ones((4, 3), dtype), 0.25)
     sgd.descend(np.ones((4, 3), np.float32)[:, :2], np.ones((4, 2), np.float32), 0.25)  # not contiguous
@@ -86,7 +86,7 @@ def test_descend_uses_blas_axpy_for_contiguous_float32_and_float64(monkeypatch):
 
 
 def test_descend_falls_back_to_numpy_if_blas_updated_a_copy(monkeypatch):
-    monkeypatch.setattr(sgd, "_axpy", lambda dtype: lambda x, y, a: y + a * x)  # a new array, y untouched
+    monkeypatch.setattr(sgd, "routine", lambda name, dtype: lambda x, y, a: y + a * x)  # a new array, y untouched
     data = np.ones((2, 3), np.float32)
     sgd.descend(data, np.full((2, 3), 2.0, np.float32), 0.25)
     np.testing.assert_array_equal(data, np.full((2, 3), 0.5))
@@ -381,3 +381,10 @@ def test_loss_l2_equals_sgd_weight_decay_and_adam_weight_decay_but_not_adamw():
     decoupled = _train_steps("AdamW", 0.0, lam)
     coupled = _train_steps("Adam", lam, 0.0)
     assert np.abs(decoupled - coupled).max() > 1e-3  # AdamW's decay is another regularizer
+
+
+def test_an_empty_parameter_steps_without_error():
+    empty, used = _param(np.ones((0, 3))), _param([1.0])
+    empty.grad, used.grad = np.ones((0, 3)), np.array([1.0])
+    optim.SGD([empty, used], lr=0.5).step()  # BLAS takes no empty array: numpy's path
+    assert empty.data.shape == (0, 3) and used.data[0] == 0.5

@@ -58,6 +58,8 @@ def unsupported(program: Program, args: Sequence[Any]) -> str | None:
             return "the parameters and the input differ in dtype"
         if not (a.flags.c_contiguous and a.flags.writeable and a.flags.aligned):
             return "a parameter is not a writeable C-ordered array"
+        if not a.size:
+            return "a parameter is empty (BLAS takes no empty array)"
     if x.dtype not in (np.float32, np.float64):
         return f"no BLAS routines for {x.dtype}"
     if program.loss == "softmax_cross_entropy" and (target.shape != (len(x),) or target.dtype.kind not in "iu"):

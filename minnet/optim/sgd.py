@@ -2,30 +2,17 @@
 
 from __future__ import annotations
 
-import functools
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from typing import Any
 
 import numpy as np
 
 from minnet import hparams
+from minnet.autograd.blas import BLAS_INT_MAX, routine
 from minnet.autograd.tensor import Tensor
 from minnet.optim.optimizer import Optimizer
 
 __all__ = ["SGD"]
-
-
-@functools.cache
-def _axpy(dtype: np.dtype) -> Callable[..., np.ndarray] | None:
-    """BLAS axpy (y ← a·x + y on a 1-D y) for ``dtype``, or None.
-
-    scipy.linalg is imported here, on the first step, because it is slow to import.
-    """
-    if dtype.type not in (np.float32, np.float64):
-        return None
-    from scipy.linalg import blas
-
-    return blas.saxpy if dtype.type is np.float32 else blas.daxpy
 
 
 def descend(data: np.ndarray, grad: np.ndarray, lr: float) -> None:
@@ -39,11 +26,12 @@ def descend(data: np.ndarray, grad: np.ndarray, lr: float) -> None:
     anything else (with its broadcasting and casting) and for lr = 0, which BLAS skips
     even for an inf gradient.
     """
-    axpy = _axpy(data.dtype)
+    axpy = routine("axpy", data.dtype)
     flags = data.flags
-    # contiguous: else ravel copies; writable: the wrapper would write a read-only array
+    # contiguous: else ravel copies; writable: the wrapper would write a read-only array;
+    # BLAS takes no empty array and counts in 32-bit integers
     if (axpy is not None and lr and grad.dtype is data.dtype and grad.shape == data.shape
-            and flags.c_contiguous and flags.writeable):
+            and flags.c_contiguous and flags.writeable and 0 < data.size < BLAS_INT_MAX):
         y = data.ravel()
         if axpy(grad.ravel(), y, a=-lr) is y:  # updated in place, not as a copy
             return

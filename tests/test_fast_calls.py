@@ -1,13 +1,14 @@
-"""The activation table's in-place kernels (what a compiled step binds) give the
-numbers of its plain forward and backward, bit for bit, edge values included; and the
-read-only fills they use stay read-only."""
+"""The quick ways minnet makes its hot numpy calls give the plain calls' numbers: the
+activation table's in-place kernels (what a compiled step binds) bit for bit, edge
+values included; row max and row sum; ‖W‖² by BLAS; and the read-only fills they use
+stay read-only."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-from minnet.autograd import fills, rows
+from minnet.autograd import blas, fills, rows
 from minnet.autograd.activations import ACTIVATIONS
 
 EDGES = [-np.inf, -30.0, -1.0, -0.0, 0.0, 1e-30, 0.5, 1.0, 30.0, np.inf, np.nan]
@@ -107,3 +108,17 @@ def test_row_sum_is_the_product_with_ones(dtype):
     np.testing.assert_allclose(total, e.sum(axis=1, keepdims=True), rtol=4 * np.finfo(dtype).eps)
     out = np.empty((33, 1), dtype)
     assert rows.row_sum(e, out=out) is out and np.array_equal(out, total)
+
+
+@pytest.mark.parametrize("dtype", [np.float16, np.float32, np.float64])
+def test_squared_norm_is_numpys_vdot(dtype):
+    a = np.random.default_rng(3).standard_normal((40, 9)).astype(dtype)
+    for view in (a, a[:, ::2], a.T, a[:0]):
+        got = blas.squared_norm(view)
+        assert type(got) is float
+        np.testing.assert_allclose(got, float(np.vdot(view, view)), rtol=10 * np.finfo(dtype).eps)
+    a[0, 0] = np.inf
+    assert blas.squared_norm(a) == np.inf
+    a[1, 1] = np.nan
+    assert np.isnan(blas.squared_norm(a))
+    assert (blas.routine("dot", np.dtype(dtype)) is None) == (dtype is np.float16)
