@@ -121,8 +121,7 @@ def softmax_cross_entropy(logits: Tensor | np.ndarray, target: Any) -> Tensor:
         raise ValueError(f"softmax_cross_entropy: empty batch (logits of shape {z.shape}); "
                          "it needs at least one row and one class")
     n = len(z)
-    # ufunc reductions directly: ndarray.max/.sum add a Python-level wrapper per call
-    shifted = z - row_max(z)
+    shifted = z - row_max(z)  # row_max, row_sum: numpy's quick routes for short rows
     e = np.exp(shifted)
     total = row_sum(e)
     log_total = np.log(total)
