@@ -122,3 +122,26 @@ def test_squared_norm_is_numpys_vdot(dtype):
     a[1, 1] = np.nan
     assert np.isnan(blas.squared_norm(a))
     assert (blas.routine("dot", np.dtype(dtype)) is None) == (dtype is np.float16)
+
+
+@pytest.mark.parametrize("shape", [(64, 2), (3, 100)], ids=str)  # across a transposed copy, and along rows
+@pytest.mark.parametrize("axis", [1, -1])
+def test_softmax_ops_shift_rows_as_numpys_max_does(shape, axis):
+    import minnet as mn
+
+    x = np.random.default_rng(4).standard_normal(shape) * 30
+    x[0] = -np.inf  # a row with no finite entry
+    x[1, 0] = np.inf
+    shift = x.max(axis=1, keepdims=True)
+    with np.errstate(all="ignore"):  # the row of -inf: log 0, as numpy says
+        shifted = x - shift
+        e = np.exp(shifted)
+        expected = {
+            "softmax": e / e.sum(axis=1, keepdims=True),
+            "log_softmax": shifted - np.log(e.sum(axis=1, keepdims=True)),
+        }
+        finite = np.where(np.isfinite(shift), shift, 0)
+        expected["logsumexp"] = (np.log(np.exp(x - finite).sum(axis=1, keepdims=True)) + finite)[:, 0]
+        for name, want in expected.items():
+            got = getattr(mn, name)(mn.Tensor(x), axis=axis).data
+            np.testing.assert_array_equal(got, want, err_msg=name)

@@ -22,6 +22,7 @@ import numpy as np
 
 from minnet.autograd.activations import ACTIVATIONS, Activation, select
 from minnet.autograd.extend import Formula, constant, needs_grad, operands, record
+from minnet.autograd.rows import row_max
 from minnet.autograd.tensor import Axis, Tensor
 
 __all__ = [
@@ -295,10 +296,18 @@ def max(a: Tensor, axis: Axis = None, keepdims: bool = False) -> Tensor:
 FORMULAS["max"] = Formula.gradient("{G} at the maximum of {0}, 0 elsewhere")
 
 
+def _shift(x: np.ndarray, axis: Axis) -> np.ndarray:
+    """The maximum along ``axis``, kept as a size-1 axis: the stabilising shift of the
+    ops below (for the rows of a matrix, ``row_max``'s quicker route; the same values)."""
+    if x.ndim == 2 and axis in (1, -1):
+        return row_max(x)
+    return x.max(axis=axis, keepdims=True)
+
+
 def logsumexp(a: Tensor, axis: Axis = -1, keepdims: bool = False) -> Tensor:
     """log Σ exp(a) along ``axis``, shifted by the maximum so it never overflows."""
     x = a.data
-    shift = x.max(axis=axis, keepdims=True)
+    shift = _shift(x, axis)
     shift = np.where(np.isfinite(shift), shift, 0)
     e = np.exp(x - shift)
     total = e.sum(axis=axis, keepdims=True)
@@ -316,8 +325,7 @@ FORMULAS["logsumexp"] = Formula.gradient("{G}·softmax({0})")
 
 def log_softmax(a: Tensor, axis: int = -1) -> Tensor:
     x = a.data
-    shift = x.max(axis=axis, keepdims=True)
-    shifted = x - shift
+    shifted = x - _shift(x, axis)
     out = shifted - np.log(np.exp(shifted).sum(axis=axis, keepdims=True))
     if not needs_grad(a):
         return constant(out)
@@ -330,7 +338,7 @@ FORMULAS["log_softmax"] = Formula.gradient("{G} − softmax({0})·Σ{G}")
 
 def softmax(a: Tensor, axis: int = -1) -> Tensor:
     x = a.data
-    e = np.exp(x - x.max(axis=axis, keepdims=True))
+    e = np.exp(x - _shift(x, axis))
     out = e / e.sum(axis=axis, keepdims=True)
     if not needs_grad(a):
         return constant(out)
