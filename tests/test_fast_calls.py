@@ -63,6 +63,16 @@ def test_relu_against_zeros_is_numpys_maximum_with_zero(dtype):
     assert np.array_equal(relu.backward(np.full_like(z, np.inf), y), np.where(y > 0, np.inf, 0.0))
 
 
+def test_a_large_relu_takes_numpys_scalar_route_and_keeps_no_zeros():
+    from minnet.autograd import activations
+
+    z = np.random.default_rng(5).standard_normal(activations.ZEROS_LIMIT + 1).astype(np.float32)
+    z[:4] = [-0.0, 0.0, np.nan, -np.inf]
+    calls = fills.zeros.cache_info()[:2]  # hits, misses
+    assert _same_bits(ACTIVATIONS["relu"].forward(z, None), np.maximum(z, 0))
+    assert fills.zeros.cache_info()[:2] == calls  # the memo was not asked
+
+
 def test_fills_are_read_only_and_memoized():
     ones, zeros = fills.ones((3, 1), np.dtype(np.float32)), fills.zeros(4, np.dtype(np.float64))
     assert ones.dtype == np.float32 and ones.shape == (3, 1) and (ones == 1).all()

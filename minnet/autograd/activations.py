@@ -31,13 +31,20 @@ def sigmoid_array(x: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
     return np.reciprocal(out, out=out)
 
 
+# Up to this many elements relu compares against memoized zeros of z's shape (numpy's
+# vectorized loop); a bigger array is memory-bound and too big to keep.
+ZEROS_LIMIT = 1 << 17
+
+
 def _relu(z: np.ndarray, out: np.ndarray | None) -> np.ndarray:
-    return np.maximum(z, zeros(z.shape, z.dtype), out=out)  # zeros: numpy's vectorized loop
+    if z.size <= ZEROS_LIMIT:
+        return np.maximum(z, zeros(z.shape, z.dtype), out=out)
+    return np.maximum(z, 0, out=out)
 
 
 def _relu_into(z: np.ndarray) -> Callable[[], object]:
-    """relu(z) written into z, against zeros bound once."""
-    floor = zeros(z.shape, z.dtype)
+    """relu(z) written into z, against zeros of its own (they live as long as z)."""
+    floor = np.zeros_like(z)
     return lambda: np.maximum(z, floor, out=z)
 
 
@@ -64,7 +71,7 @@ def _select_into(g: np.ndarray, y: np.ndarray) -> Callable[[], object]:
     bits = _SAME_SIZE_INT.get(g.dtype.itemsize)
     if bits is None:
         return lambda: np.copyto(g, select(g, y > 0))
-    g_bits, mask, floor = g.view(bits), np.empty(y.shape, bits), zeros(y.shape, y.dtype)
+    g_bits, mask, floor = g.view(bits), np.empty(y.shape, bits), np.zeros_like(y)
     return lambda: (np.greater(y, floor, out=mask), np.multiply(g_bits, mask, out=g_bits))
 
 

@@ -4,7 +4,8 @@ The hot paths use them to turn a numpy call that numpy runs slowly into one it r
 fast: a row sum Σ_j a_ij as the matrix-vector product a·1 (BLAS), and ``maximum(z, 0)``
 against zeros of z's shape instead of a broadcast scalar, for which numpy has no
 vectorized loop.  They are memos of pure functions (a run sees a few batch shapes),
-read-only so that no caller can change what another one reads.
+keeping up to 16 arrays each, so callers ask only for small ones; read-only, so that
+no caller can change what another one reads.
 """
 
 from __future__ import annotations
