@@ -268,9 +268,10 @@ class TightNumpyTrainer(NumpyTrainer):
     Per batch size, every array is allocated once and each op writes into it
     (``out=``); slow numpy calls give way to fast ones with the same numbers (ReLU
     against a zeros array, not the scalar 0; the row max across a transposed copy; row
-    sums and the loss's sums as BLAS products with ones; ‖W‖² as a BLAS dot); the learning rate is folded into the seed
-    of the backward pass (δ starts as −lr·dL/dlogits), so each weight's update is its gradient's BLAS
-    product with β = 1 − lr·λ,  Wᵀ ← β·Wᵀ + aᵀ·δ  (``gemm``), and each bias's is
+    sums and the loss's sums as BLAS products with ones; ‖W‖² as a BLAS dot); the
+    learning rate is folded into the seed of the backward pass (δ starts as
+    −lr·dL/dlogits), so each weight's update is its gradient's BLAS product with
+    β = 1 − lr·λ,  Wᵀ ← β·Wᵀ + aᵀ·δ  (``gemm``), and each bias's is
     b ← b + δᵀ·1 (``gemv``): no gradient array is ever formed.  Above about a million
     multiply-adds per product numpy's own BLAS product beats scipy's gemm, so a large
     layer's update is numpy's product into a buffer and an in-place add instead.
