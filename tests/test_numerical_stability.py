@@ -53,6 +53,14 @@ def test_logsumexp_over_all_elements(dtype):
     np.testing.assert_allclose(x.grad, [[1, 0], [0, 0]], atol=1e-6)
 
 
+def test_logsumexp_of_only_minus_inf_is_minus_inf(dtype):
+    """log Σ exp(−inf) = log 0 = −inf exactly, with no divide-by-zero warning (as torch);
+    the other rows are untouched."""
+    x = leaf([[-np.inf, -np.inf], [0.0, 0.0]], dtype)
+    out = mn.logsumexp(x, axis=1)
+    np.testing.assert_array_equal(out.data, np.array([-np.inf, np.log(2)], dtype=dtype))
+
+
 def test_log_softmax(dtype):
     """log_softmax([B, −B, 0]) = [0, −2B, −B]; with upstream v the gradient is
     v − softmax·Σv = [v₀ − Σv, v₁, v₂] since softmax = [1, 0, 0]."""

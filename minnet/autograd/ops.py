@@ -311,7 +311,8 @@ def logsumexp(a: Tensor, axis: Axis = -1, keepdims: bool = False) -> Tensor:
     shift = np.where(np.isfinite(shift), shift, 0)
     e = np.exp(x - shift)
     total = e.sum(axis=axis, keepdims=True)
-    out = np.log(total) + shift
+    with np.errstate(divide="ignore"):  # a sum of exp(−inf) only is 0, and its log −inf is the answer
+        out = np.log(total) + shift
     if not keepdims:
         out = out.reshape(()) if axis is None else np.squeeze(out, axis=axis)
     if not needs_grad(a):
