@@ -22,11 +22,12 @@ VALUES = RNG.standard_normal((70, 2))
 BATCHES = [slice(i, i + 16) for i in range(0, 70, 16)]  # the last batch is shorter: a second shape
 
 
-def _model(activation="relu", dtype=np.float64, fused=True, outputs=3):
+def _model(activation="relu", dtype=np.float64, fused=True, outputs=3, final=False):
+    """5-8-6-outputs, an activation after each hidden layer (and after the last, if ``final``)."""
     mn.manual_seed(1)
     act = {"relu": nn.ReLU, "sigmoid": nn.Sigmoid, "tanh": nn.Tanh}[activation]
     layers = [nn.Linear(5, 8, dtype=dtype), act(), nn.Linear(8, 6, dtype=dtype), act(),
-              nn.Linear(6, outputs, dtype=dtype)]
+              nn.Linear(6, outputs, dtype=dtype)] + ([act()] if final else [])
     return nn.Sequential(*layers) if fused else _Unfused(layers)
 
 
@@ -70,16 +71,26 @@ def _eager(loss_fn, opt, xb, yb):
     return loss.item()
 
 
-def _train_both(loss_name, opt_name, activation="relu", fused=True, epochs=2, lam=1e-2, dtype=np.float64):
+def _counted(loss_fn, calls):
+    """``loss_fn``, appending to ``calls`` each time it runs (a compiled step runs it only to trace)."""
+    def counted(*args):
+        calls.append(args)
+        return loss_fn(*args)
+    return counted
+
+
+def _train_both(loss_name, opt_name, activation="relu", fused=True, epochs=2, lam=1e-2, dtype=np.float64,
+                final=False):
     """Train twice from the same start, compiled and eager; return (losses, params) of each."""
     outputs = 2 if loss_name == "mse" else 3
     target = VALUES if loss_name == "mse" else LABELS
     results = []
     for compiled in (True, False):
-        model = _model(activation, dtype, fused, outputs)
+        model = _model(activation, dtype, fused, outputs, final)
         opt = OPTIMIZERS[opt_name](model.parameters())
         loss_fn = LOSSES[loss_name](model, lam)
-        step = mn.compile_step(loss_fn, opt) if compiled else None
+        calls: list = []
+        step = mn.compile_step(_counted(loss_fn, calls), opt) if compiled else None
         values = []
         for _ in range(epochs):
             for rows in BATCHES:
@@ -87,6 +98,7 @@ def _train_both(loss_name, opt_name, activation="relu", fused=True, epochs=2, la
                 values.append(step(xb, yb) if compiled else _eager(loss_fn, opt, xb, yb))
         if compiled:
             assert step.reason is None, step.reason
+            assert len(calls) == 2 * 2, "two traces per batch shape, then only replays"
         results.append((np.array(values), [p.data.copy() for p in model.parameters()]))
     return results
 
@@ -104,6 +116,17 @@ def test_compiled_equals_eager_for_every_optimizer_and_loss(loss_name, opt_name)
 @pytest.mark.parametrize("fused", [True, False], ids=["sequential", "layer-by-layer"])
 def test_compiled_equals_eager_for_every_activation(activation, fused):
     (compiled, params_c), (eager, params_e) = _train_both("readable", "sgd", activation, fused)
+    np.testing.assert_allclose(compiled, eager, rtol=1e-12)
+    for a, b in zip(params_c, params_e, strict=True):
+        np.testing.assert_allclose(a, b, rtol=1e-11, atol=1e-13)
+
+
+@pytest.mark.parametrize("opt_name", ["sgd", "adam"])
+@pytest.mark.parametrize("loss_name", ["readable", "mse"])
+@pytest.mark.parametrize("activation", ["relu", "sigmoid", "tanh"])
+def test_an_activation_after_the_last_layer_compiles_with_eagers_numbers(activation, loss_name, opt_name):
+    """The loss reads the last activation's output, whose backward needs it unchanged."""
+    (compiled, params_c), (eager, params_e) = _train_both(loss_name, opt_name, activation, final=True)
     np.testing.assert_allclose(compiled, eager, rtol=1e-12)
     for a, b in zip(params_c, params_e, strict=True):
         np.testing.assert_allclose(a, b, rtol=1e-11, atol=1e-13)
@@ -252,14 +275,61 @@ def test_every_shipped_config_trains_compiled_like_eager(monkeypatch):
 def test_a_float64_batch_for_a_float32_model_is_converted_like_eager():
     model, twin = _model(dtype=np.float32), _model(dtype=np.float32)
     opt, twin_opt = optim.SGD(model.parameters(), lr=0.1), optim.SGD(twin.parameters(), lr=0.1)
-    step = mn.compile_step(LOSSES["readable"](model, 1e-3), opt)
+    calls: list = []
+    step = mn.compile_step(_counted(LOSSES["readable"](model, 1e-3), calls), opt)
     for rows in BATCHES[:4] * 2:
         a = step(X[rows], LABELS[rows])  # float64 rows: Linear converts them to float32
         b = _eager(LOSSES["readable"](twin, 1e-3), twin_opt, X[rows], LABELS[rows])
         assert a == pytest.approx(b, rel=1e-5)
     assert step.reason is None
+    assert len(calls) == 2 and step._last.plan.source.dtype == np.float32  # replayed, in float32
     for p, q in zip(model.parameters(), twin.parameters(), strict=True):
         np.testing.assert_allclose(p.data, q.data, rtol=1e-4, atol=1e-6)
+
+
+@pytest.mark.parametrize("batch", ["copied", "sliced"])  # y[idx] or y[start:stop], a view of y
+@pytest.mark.parametrize("view", ["transposed", "reversed", "column", "column by None"])
+def test_an_mse_target_is_compiled_only_as_the_argument_or_its_column(view, batch):
+    """mse_loss reshapes a target of shape (N,) to (N, 1); any other view of an argument
+    holds other numbers in other places, and the step runs eagerly."""
+    targets = {"transposed": VALUES.T.copy(), "reversed": VALUES[:, 0].copy(), "column": VALUES[:, 0].copy(),
+               "column by None": VALUES[:, 0].copy()}[view]
+    outputs = 2 if view == "transposed" else 1
+    use = {"transposed": lambda t: t.T, "reversed": lambda t: t[::-1], "column": lambda t: t,
+           "column by None": lambda t: t[:, None]}[view]
+    runs = []
+    for compiled in (True, False):
+        model = _model(outputs=outputs)
+        opt = optim.SGD(model.parameters(), lr=0.1)
+
+        def loss_fn(xb, tb, model=model):
+            return losses.mse_loss(model(xb), use(tb))
+        step = mn.compile_step(loss_fn, opt) if compiled else None
+        rows = slice(0, 16)
+        tb = targets[:, rows] if view == "transposed" else targets[rows]
+        tb = tb.copy() if batch == "copied" else tb
+        runs.append([step(X[rows], tb) if compiled else _eager(loss_fn, opt, X[rows], tb) for _ in range(4)])
+        if compiled:
+            assert step.reason == (None if view.startswith("column") else "the target is not one of the step's arguments")
+    np.testing.assert_allclose(runs[0], runs[1], rtol=1e-12)
+
+
+def test_a_function_of_the_batch_is_not_taken_for_the_batch_converted():
+    """model(abs(x)) on batches where abs(x) = x: the layer's input equals the converted
+    batch, but it is not the batch, and later batches tell them apart."""
+    runs = []
+    for compiled in (True, False):
+        model = _model(dtype=np.float32)
+        opt = optim.SGD(model.parameters(), lr=0.1)
+
+        def loss_fn(xb, yb, model=model):
+            return losses.softmax_cross_entropy(model(np.abs(xb)), yb)
+        step = mn.compile_step(loss_fn, opt) if compiled else None
+        batches = [np.abs(X[:16])] * 2 + [X[16:32]] * 2
+        runs.append([step(xb, LABELS[:16]) if compiled else _eager(loss_fn, opt, xb, LABELS[:16]) for xb in batches])
+        if compiled:
+            assert step.reason == "the model's input is not one of the step's arguments"
+    np.testing.assert_allclose(runs[0], runs[1], rtol=1e-6)
 
 
 def test_a_large_layer_updates_through_numpys_product_with_the_same_numbers():

@@ -88,7 +88,8 @@ class Tensor:
     _parents: tuple[Tensor, ...]
     _backward: Callable[[np.ndarray], Any] | None
     _depth: int
-    _args: tuple  # set only by the ops a compiled step replays: their non-tensor arguments
+    _args: tuple  # what a compiled step reads: the non-tensor arguments of the ops it replays,
+    # and the array a Linear layer converted into this batch
 
     def __init__(self, data: Any, requires_grad: bool = False, dtype: Any = None, name: str | None = None):
         self._data = _to_array(data, dtype)

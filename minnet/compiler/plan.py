@@ -29,7 +29,7 @@ from minnet.autograd.rows import row_max, row_sum
 from minnet.autograd.tensor import Tensor
 from minnet.compiler.trace import Program
 
-__all__ = ["Plan", "unsupported"]
+__all__ = ["Plan", "BadLabels", "unsupported"]
 
 _add, _dot, _multiply = np.add, np.dot, np.multiply
 
@@ -37,6 +37,10 @@ _add, _dot, _multiply = np.add, np.dot, np.multiply
 # gradient's product (scipy's BLAS gemm with β); above it, numpy's own BLAS product into a
 # buffer and an in-place add is faster (benchmarks/bench_train.py, "wide").
 FUSED_GEMM_LIMIT = 1 << 20
+
+
+class BadLabels(ValueError):
+    """A class label outside [0, classes): the step runs eagerly, whose error names it."""
 
 
 def _data(arg: Any) -> np.ndarray:
@@ -76,7 +80,8 @@ class Plan:
         self.program = program
         self.arrays = [p.data for p in program.params]  # the plan runs on these very arrays
         x = _data(args[program.source])
-        n, dtype = len(x), x.dtype
+        n = len(x)
+        dtype = x.dtype if program.cast is None else program.cast  # the first layer converts x, as eager does
         self.n = n
         self.gemm, self.gemv, self.blas_dot = blas.get_blas_funcs(("gemm", "gemv", "dot"), dtype=dtype)
         self.ones = np.ones(n, dtype)
@@ -101,6 +106,7 @@ class Plan:
             classes = logits.shape[1]
             self.rows = np.arange(n)
             self.shape = (n, classes)
+            self.shifted = np.empty(self.shape, dtype)  # not in place: a last activation's backward reads the logits
             self.total = np.empty((n, 1), dtype)
             self.log_total = np.empty((n, 1), dtype)
             self.flat_log_total = self.log_total.reshape(-1)
@@ -158,15 +164,18 @@ class Plan:
         return total
 
     def _cross_entropy(self, z: np.ndarray, labels: np.ndarray) -> float:
-        """softmax_cross_entropy's forward on the logits buffer (shifted in place),
-        leaving exp(shifted) in the upstream buffer for the backward pass."""
-        self.positions = np.ravel_multi_index((self.rows, labels), self.shape)  # also checks every label
-        np.subtract(z, row_max(z), out=z)
-        np.exp(z, out=self.up)
+        """softmax_cross_entropy's forward on the logits, leaving exp(shifted) in the
+        upstream buffer for the backward pass."""
+        try:
+            self.positions = np.ravel_multi_index((self.rows, labels), self.shape)  # also checks every label
+        except ValueError:
+            raise BadLabels from None
+        shifted = np.subtract(z, row_max(z), out=self.shifted)
+        np.exp(shifted, out=self.up)
         row_sum(self.up, out=self.total)
         np.log(self.total, out=self.log_total)
         dot, ones = self.blas_dot, self.ones  # sums as BLAS dots with ones: cheaper calls than reduce
-        return (dot(ones, self.flat_log_total) - dot(ones, z.take(self.positions))) / self.n
+        return (dot(ones, self.flat_log_total) - dot(ones, shifted.take(self.positions))) / self.n
 
     def _mse(self, pred: np.ndarray, target: np.ndarray) -> float:
         """mse_loss's forward: pred − target kept in the upstream buffer."""

@@ -20,7 +20,7 @@ import math
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from minnet.compiler.plan import Plan, unsupported
+from minnet.compiler.plan import BadLabels, Plan, unsupported
 from minnet.compiler.trace import Program, trace
 from minnet.optim import SGD
 from minnet.optim.clip import clip_grad_norm as clip_gradients
@@ -113,7 +113,7 @@ class CompiledStep:
         """One step by ``plan``: forward, then the fused SGD update or gradients and ``step()``."""
         try:
             value = plan.forward(args)
-        except ValueError:  # a class label out of range: eager says which, in its words
+        except BadLabels:  # eager says which label, in its words
             return eager_step(self.loss_fn(*args), self.optimizer, self.clip)
         if not math.isfinite(value):
             return value

@@ -150,19 +150,35 @@ def _chain(top: Tensor, args: Sequence[Any], optimized: set[int]) -> tuple[int, 
         return "the model's input requires a gradient"
     source, cast = _argument(node.data, args), None
     if source is None:  # the argument converted to the weights' dtype, as Linear does
-        source, cast = _converted(node.data, args), node.data.dtype
+        source, cast = _converted(node, args), node.data.dtype
     if source is None:
         return "the model's input is not one of the step's arguments"
     layers.reverse()
     return source, cast, layers
 
 
-def _converted(value: Any, args: Sequence[Any]) -> int | None:
-    """Which array argument, converted to ``value``'s dtype, is ``value``."""
+def _converted(node: Tensor, args: Sequence[Any]) -> int | None:
+    """Which array argument the first layer converted into ``node`` (Linear notes it)."""
+    made_from: tuple = getattr(node, "_args", ())
+    if len(made_from) != 1:
+        return None
+    for i, a in enumerate(args):
+        if made_from[0] is a and a.__class__ is np.ndarray and a.dtype.kind in "fiub":
+            return i
+    return None
+
+
+def _column_of_argument(column: np.ndarray, args: Sequence[Any]) -> int | None:
+    """Which (N,) argument ``column`` is the (N, 1) view of: the same first element and
+    stride, so the same numbers in the same order (a reversed or transposed view is not)."""
+    if column.ndim != 2 or column.shape[1] != 1:
+        return None
+    start = column.__array_interface__["data"][0]
     for i, a in enumerate(args):
         data = a.data if isinstance(a, Tensor) else a
-        if (data.__class__ is np.ndarray and data.shape == value.shape and data.dtype.kind in "fiub"
-                and np.array_equal(data.astype(value.dtype), value)):
+        if (data.__class__ is np.ndarray and data.shape == column.shape[:1] and data.dtype == column.dtype
+                and (len(data) < 2 or data.strides[0] == column.strides[0])  # one element: any stride
+                and data.__array_interface__["data"][0] == start):
             return i
     return None
 
@@ -189,10 +205,10 @@ def trace(loss_fn: Callable[..., Any], args: Sequence[Any], optimized: Sequence[
         target_tensor = top._parents[1]
         if target_tensor.requires_grad:
             return "the MSE target requires a gradient", loss
-        target = target_tensor.data  # the argument itself, or a view of it reshaped to (N, 1)
-        if _argument(target, args) is None and target.base is not None:
-            target = target.base
+        target = target_tensor.data  # the argument itself, or mse_loss's (N, 1) column of it
     target_index = _argument(target, args)
+    if target_index is None and top.op == "mse_loss":
+        target_index = _column_of_argument(target, args)
     if target_index is None:
         return "the target is not one of the step's arguments", loss
     chain = _chain(top._parents[0], args, ids)

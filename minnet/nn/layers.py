@@ -50,7 +50,9 @@ class Linear(Module):
         if x.__class__ is np.ndarray and x.dtype is self.weight.data.dtype:
             x = constant(x)  # a numpy batch of the weights' dtype is wrapped as is
         elif not isinstance(x, Tensor):
+            source = x
             x = Tensor(x, dtype=self.weight.data.dtype)
+            x._args = (source,)  # what a compiled step needs: the batch this was converted from
         shape = x.data.shape
         if not shape or shape[-1] != self.in_features:
             raise ValueError(
