@@ -60,7 +60,8 @@ def test_relu_against_zeros_is_numpys_maximum_with_zero(dtype):
     out = z.copy()
     assert relu.forward(out, out) is out and _same_bits(out, np.maximum(z, 0))
     y = relu.forward(z, None)
-    assert np.array_equal(relu.backward(np.full_like(z, np.inf), y), np.where(y > 0, np.inf, 0.0))
+    # the gradient passes where z > 0 or z is NaN (as in PyTorch), exactly 0 elsewhere
+    assert np.array_equal(relu.backward(np.full_like(z, np.inf), y), np.where((z > 0) | np.isnan(z), np.inf, 0.0))
 
 
 def test_a_large_relu_takes_numpys_scalar_route_and_keeps_no_zeros():

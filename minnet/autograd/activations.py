@@ -66,13 +66,13 @@ def select(g: np.ndarray, keep: np.ndarray) -> np.ndarray:
 
 
 def _select_into(g: np.ndarray, y: np.ndarray) -> Callable[[], object]:
-    """``select(g, y > 0)`` written into g, with its buffers bound once: the mask
+    """``select(g, y != 0)`` written into g, with its buffers bound once: the mask
     compares against zeros (numpy's vectorized loop) into integers of g's width."""
     bits = _SAME_SIZE_INT.get(g.dtype.itemsize)
     if bits is None:
-        return lambda: np.copyto(g, select(g, y > 0))
+        return lambda: np.copyto(g, select(g, y != 0))
     g_bits, mask, floor = g.view(bits), np.empty(y.shape, bits), np.zeros_like(y)
-    return lambda: (np.greater(y, floor, out=mask), np.multiply(g_bits, mask, out=g_bits))
+    return lambda: (np.not_equal(y, floor, out=mask), np.multiply(g_bits, mask, out=g_bits))
 
 
 def _sigmoid_backward_into(g: np.ndarray, y: np.ndarray) -> Callable[[], object]:
@@ -131,9 +131,10 @@ ACTIVATIONS: dict[str, Activation] = {
         Activation(
             "relu",
             # selects rather than multiplies by a 0/1 mask, so an inf upstream at an
-            # inactive unit gives 0, not nan (PyTorch's convention; 0 at z = 0 too)
+            # inactive unit gives 0, not nan; y = relu(z) ≠ 0 where z > 0 or z is NaN,
+            # which passes the gradient (PyTorch's conventions, 0 at z = 0 too)
             forward=_relu,
-            backward=lambda g, y: select(g, y > 0),
+            backward=lambda g, y: select(g, y != 0),
             forward_into=_relu_into,
             backward_into=_select_into,
             init="he",

@@ -119,8 +119,9 @@ def pow(a: Any, b: Any) -> Tensor:
         if a.requires_grad:  # 0 where b = 0, even at a = 0 (where a**(b-1) is inf)
             with np.errstate(divide="ignore", invalid="ignore"):
                 ga = np.where(y == 0, 0, g * y * x ** (y - 1))
-        if b.requires_grad:  # 0 at a = 0
-            gb = g * out * np.log(np.where(x == 0, 1, x))
+        if b.requires_grad:  # at a = 0 the limit of a**b · log(a): 0 for b ≥ 0, −inf for b < 0
+            zero, at_zero = x == 0, np.where(y < 0, -np.inf, 0).astype(out.dtype)
+            gb = g * np.where(zero, at_zero, np.where(zero, 0, out) * np.log(np.where(zero, 1, x)))
         return ga, gb
     return record(out, (a, b), backward, "pow")
 FORMULAS["pow"] = Formula.elementwise("{0}^{1}", "{1}·{0}^({1}−1)", "{0}^{1}·log {0}")
@@ -290,7 +291,8 @@ def max(a: Tensor, axis: Axis = None, keepdims: bool = False) -> Tensor:
         return constant(out)
 
     def backward(g):  # the gradient goes to the maximum, ties share it equally, the rest get exactly 0
-        hit = x == _expand(out, axis, keepdims)
+        m = _expand(out, axis, keepdims)
+        hit = (x == m) | ((x != x) & (m != m))  # a NaN maximum: the NaNs it came from
         return (select(_expand(g, axis, keepdims) / hit.sum(axis=axis, keepdims=True), hit),)
     return record(out, (a,), backward, "max")
 FORMULAS["max"] = Formula.gradient("{G} at the maximum of {0}, 0 elsewhere")
