@@ -323,3 +323,22 @@ def test_subgradient_conventions_match_torch(name, fn, x):
         fn("mn", ours).sum().backward()
     fn("torch", theirs).sum().backward()
     np.testing.assert_array_equal(ours.grad, theirs.grad.numpy())
+
+
+# ---- empty slices -----------------------------------------------------------------------
+
+@pytest.mark.parametrize("shape, axis", [((0, 3), 0), ((3, 0), 1), ((0, 3), 1), ((3, 0), 0), ((2, 0, 3), 1)])
+def test_softmax_family_over_empty_slices_is_torchs_answer(shape, axis):
+    """No elements: logsumexp is log 0 = −inf, softmax and log_softmax are empty, as in
+    PyTorch, with no numpy warning and gradients of the input's shape."""
+    for name in ("softmax", "log_softmax", "logsumexp"):
+        a = mn.Tensor(np.zeros(shape), requires_grad=True)
+        with np.errstate(all="raise"):
+            out = getattr(mn, name)(a, axis=axis)
+            out.backward(np.ones(out.shape))
+        if name == "logsumexp":
+            expected = np.full(np.delete(shape, axis), -inf) if shape[axis] == 0 else np.zeros(0)
+            assert out.shape == tuple(np.delete(shape, axis)) and np.array_equal(out.data, expected.reshape(out.shape))
+        else:
+            assert out.shape == shape
+        assert a.grad.shape == shape

@@ -273,6 +273,14 @@ def test_getitem(fn, arrays):
     check(fn, arrays)
 
 
+def test_a_tensor_index_holds_positions_and_a_fractional_one_is_refused():
+    x = mn.Tensor(np.array([10.0, 20.0, 30.0]), requires_grad=True)
+    np.testing.assert_array_equal(x[mn.tensor([2, 0])].data, [30.0, 10.0])
+    np.testing.assert_array_equal(x[(mn.tensor([1]),)].data, [20.0])
+    with pytest.raises(IndexError, match="whole numbers.*numpy bool array"):
+        x[mn.tensor([0.5, 1.0])]
+
+
 def test_repeated_indices_accumulate():
     x = mn.Tensor(np.array([1.0, 2.0, 3.0]), requires_grad=True)
     x[np.array([0, 0, 2, 0])].sum().backward()

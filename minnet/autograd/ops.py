@@ -300,10 +300,11 @@ FORMULAS["max"] = Formula.gradient("{G} at the maximum of {0}, 0 elsewhere")
 
 def _shift(x: np.ndarray, axis: Axis) -> np.ndarray:
     """The maximum along ``axis``, kept as a size-1 axis: the stabilising shift of the
-    ops below (for the rows of a matrix, ``row_max``'s quicker route; the same values)."""
-    if x.ndim == 2 and axis in (1, -1):
+    ops below (for the rows of a matrix, ``row_max``'s quicker route; the same values).
+    An empty slice has maximum −inf, so a sum of no exponentials is 0, as in PyTorch."""
+    if x.ndim == 2 and axis in (1, -1) and x.shape[1]:
         return row_max(x)
-    return x.max(axis=axis, keepdims=True)
+    return x.max(axis=axis, keepdims=True, initial=-np.inf)
 
 
 def logsumexp(a: Tensor, axis: Axis = -1, keepdims: bool = False) -> Tensor:
@@ -329,7 +330,8 @@ FORMULAS["logsumexp"] = Formula.gradient("{G}·softmax({0})")
 def log_softmax(a: Tensor, axis: int = -1) -> Tensor:
     x = a.data
     shifted = x - _shift(x, axis)
-    out = shifted - np.log(np.exp(shifted).sum(axis=axis, keepdims=True))
+    with np.errstate(divide="ignore"):  # log 0 only for an empty slice, whose output is empty
+        out = shifted - np.log(np.exp(shifted).sum(axis=axis, keepdims=True))
     if not needs_grad(a):
         return constant(out)
 
@@ -395,12 +397,25 @@ def _is_advanced(index: Any) -> bool:
     return any(isinstance(p, (list, np.ndarray)) for p in parts)
 
 
+def _positions(index: Tensor) -> np.ndarray:
+    """A Tensor used as an index: float positions, which must be whole numbers.  (A
+    Tensor holds floats, so a boolean mask would be read as positions 0 and 1: masks
+    index as numpy bool arrays.)"""
+    values = index.data
+    positions = values.astype(np.intp)
+    if not np.array_equal(positions, values):
+        raise IndexError("a Tensor used as an index must hold whole numbers (positions); "
+                         "for a boolean mask, index with a numpy bool array")
+    return positions
+
+
 def getitem(a: Tensor, index: Any) -> Tensor:
-    """Basic slicing and integer-array indexing; repeated indices add up their gradients."""
+    """Basic slicing, integer-array and boolean-mask (numpy array) indexing; repeated
+    indices add up their gradients."""
     if isinstance(index, Tensor):
-        index = index.data.astype(np.intp)
+        index = _positions(index)
     elif isinstance(index, tuple):
-        index = tuple(p.data.astype(np.intp) if isinstance(p, Tensor) else p for p in index)
+        index = tuple(_positions(p) if isinstance(p, Tensor) else p for p in index)
     out = a.data[index]
     if not needs_grad(a):
         return constant(out)
