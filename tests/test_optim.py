@@ -326,6 +326,22 @@ def test_clip_grad_norm_matches_torch():
     assert optim.clip_grad_norm(ours, 100.0) == pytest.approx(1.5, rel=1e-6)  # small enough: unchanged
 
 
+@pytest.mark.parametrize("bad", [np.nan, np.inf])
+def test_clip_grad_norm_of_non_finite_gradients_matches_torch(bad):
+    torch = pytest.importorskip("torch")
+    grads = [np.array([bad, 1.0]), np.array([3.0, 4.0])]
+    ours = [_param(np.zeros(2)) for _ in grads]
+    theirs = [torch.zeros(2, dtype=torch.float64, requires_grad=True) for _ in grads]
+    for p, t, g in zip(ours, theirs, grads, strict=True):
+        p.grad, t.grad = g.copy(), torch.tensor(g)
+    with np.errstate(invalid="ignore"):
+        total = optim.clip_grad_norm(ours, 1.0)
+    expected = torch.nn.utils.clip_grad_norm_(theirs, 1.0)
+    np.testing.assert_array_equal(total, float(expected))
+    for p, t in zip(ours, theirs, strict=True):
+        np.testing.assert_array_equal(p.grad, t.grad.numpy())
+
+
 @pytest.mark.parametrize("make, message", [
     (lambda p: optim.SGD([p], lr=0.1, nesterov=True), "nesterov needs momentum > 0"),
     (lambda p: optim.SGD([p], lr=0.1, momentum=0.9, dampening=0.5, nesterov=True), "dampening = 0"),

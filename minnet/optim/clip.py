@@ -18,7 +18,7 @@ def clip_grad_norm(params: Iterable[Tensor], max_norm: float) -> float:
     grads = [p.grad for p in params if p.grad is not None]
     total = math.sqrt(sum(float(np.vdot(g, g)) for g in grads))
     scale = max_norm / (total + 1e-6)
-    if scale < 1:
+    if not scale >= 1:  # a nan norm scales every gradient to nan, as in PyTorch: none looks usable
         for g in grads:
             g *= scale
     return total
