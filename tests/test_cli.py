@@ -1,6 +1,7 @@
 """train.py as a user runs it: files written, exit codes, one-line errors, resume."""
 
 import json
+import os
 import signal
 import subprocess
 import sys
@@ -367,6 +368,22 @@ def test_a_second_sweep_into_the_same_folder_is_refused(tiny, tmp_path, capsys):
     assert main([str(tiny), "--quiet", "--out", "s", "--sweep", "loss.l2=0,0.1"]) == 2
     assert "already holds a sweep" in _error_line(capsys)
     assert main([str(tiny), "--quiet", "--out", "s", "--sweep", "loss.l2=0,0.1", "--force"]) == 0
+
+
+@pytest.mark.parametrize("force", [[], ["--force"]], ids=["", "force"])
+def test_a_run_and_a_sweep_never_share_a_folder(tiny, tmp_path, capsys, force):
+    """Each kind refuses the other's folder, --force or not, and leaves it as it was."""
+    assert main([str(tiny), "--quiet", "--out", "r"]) == 0
+    assert main([str(tiny), "--quiet", "--out", "s", "--sweep", "loss.l2=0,0.1"]) == 0
+    run_files, sweep_files = sorted(os.listdir(tmp_path / "r")), sorted(os.listdir(tmp_path / "s"))
+    before = checkpoint_params(tmp_path / "r")
+    capsys.readouterr()
+    assert main([str(tiny), "--quiet", "--out", "r", "--sweep", "loss.l2=0,0.1", *force]) == 2
+    assert "holds a run" in _error_line(capsys)
+    assert main([str(tiny), "--quiet", "--out", "s", *force]) == 2
+    assert "holds a sweep" in _error_line(capsys)
+    assert sorted(os.listdir(tmp_path / "r")) == run_files and sorted(os.listdir(tmp_path / "s")) == sweep_files
+    assert same_params(checkpoint_params(tmp_path / "r"), before)
 
 
 def test_without_a_terminal_progress_is_one_line_per_epoch_on_stderr(tiny, tmp_path):

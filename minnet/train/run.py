@@ -138,10 +138,15 @@ def claim_run_dir(name: str, root: str | Path = "runs") -> Iterator[Path]:
 
 # What a run leaves in its folder; a folder holding any of them holds a run.
 RUN_FILES = ("config.toml", "history.csv", "metrics.json", "model.npz")
+SWEEP_FILE = "sweep.toml"  # a sweep's own config, in its folder: what --resume continues
 
 
 def _refuse_held(run_dir: Path, force: bool) -> list[str]:
-    """The run files ``run_dir`` holds; any at all is an error unless ``force``."""
+    """The run files ``run_dir`` holds; any at all is an error unless ``force``.  A
+    sweep's folder is never a run's, even with ``force``: the two would mix."""
+    if (run_dir / SWEEP_FILE).exists():
+        raise ConfigError(f"--out {str(run_dir)!r} holds a sweep ({SWEEP_FILE}); a run is not written into a "
+                          "sweep's folder, even with --force: choose another --out")
     held = [name for name in RUN_FILES if (run_dir / name).exists()]
     if held and not force:
         raise ConfigError(f"--out {str(run_dir)!r} already holds a run ({', '.join(held)}); pass --force to "

@@ -54,12 +54,11 @@ from minnet.train.inputs import check_memory
 from minnet.train.interrupts import deferred_interrupts
 from minnet.train.lock import hold
 from minnet.train.report import value_text
-from minnet.train.run import reported_row, resume, train
+from minnet.train.run import RUN_FILES, SWEEP_FILE, reported_row, resume, train
 
 __all__ = ["parse_sweep", "sweep_grid", "sweep_tasks", "run_sweep", "resume_sweep", "SweepTask", "SweepRun",
            "SWEEP_FILE"]
 
-SWEEP_FILE = "sweep.toml"  # the sweep's own config, in its folder: what --resume continues
 
 
 def _split_values(text: str) -> list[str]:
@@ -347,6 +346,10 @@ def _check_memory_at_once(tasks: list[SweepTask], jobs: int) -> None:
 
 def _run_tasks(config: Config, tasks: list[SweepTask], out_dir: Path, jobs: int, quiet: bool, resuming: bool,
                force: bool, data: _Datasets) -> list[SweepRun]:
+    run_files = [name for name in RUN_FILES if (out_dir / name).exists()]
+    if run_files:
+        raise ConfigError(f"--out {str(out_dir)!r} holds a run ({', '.join(run_files)}); a sweep is not written into "
+                          "a run's folder, even with --force: choose another --out")
     if not resuming and not force and (out_dir / SWEEP_FILE).exists():
         raise ConfigError(f"--out {str(out_dir)!r} already holds a sweep; pass --force to replace it, "
                           f"--resume {out_dir} to finish it, or choose another --out")
