@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import sys
+
+import numpy as np
 import pytest
 from run_files import checkpoint_params, same_params
 
@@ -46,6 +49,7 @@ epochs = 6
 @pytest.fixture
 def folder(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
+    monkeypatch.delitem(sys.modules, "mymodels", raising=False)  # another test's folder had one too
     (tmp_path / "mymodels.py").write_text(MODULE)
     return tmp_path
 
@@ -72,16 +76,40 @@ def test_a_factory_model_trains_resumes_sweeps_and_predicts(folder, capsys):
 
 
 @pytest.mark.parametrize("factory, options, message", [
-    ("nomodule:skip", "{}", "model.factory: cannot import 'nomodule' (ModuleNotFoundError"),
+    ("nomodule:skip", "{}", "model.factory: no module 'nomodule' in the working directory"),
+    ("os:kill", "{}", "model.factory: no module 'os' in the working directory"),  # library code is never called
+    ("broken:skip", "{}", "model.factory: cannot import 'broken' (ZeroDivisionError"),
     ("mymodels:missing", "{}", "model.factory: 'mymodels' has no function 'missing'"),
     ("mymodels:not_a_module", "{}", "returned str, not an nn.Module"),
     ("mymodels:skip", "{depth = 3}", "cannot be called as skip(n_inputs, n_outputs, **model.options)"),
     ("not a name", "{}", "model.factory: expected 'package.module:function'"),
 ])
-def test_a_bad_factory_is_one_error_line_and_exit_2(folder, factory, options, message, capsys):
+def test_a_bad_factory_is_one_error_line_and_exit_2(folder, factory, options, message, capsys, monkeypatch):
+    (folder / "broken.py").write_text("1 / 0\n")
+    monkeypatch.delitem(sys.modules, "broken", raising=False)
     assert main([str(_config(folder, factory, options)), "--quiet", "--out", "x"]) == 2
     err = capsys.readouterr().err.strip()
     assert err.startswith("error: ") and "\n" not in err and message in err, err
+
+
+def test_a_run_folder_names_a_factory_that_is_imported_only_from_the_working_directory(folder, tmp_path, monkeypatch):
+    """A checkpoint names its factory; elsewhere, or naming library code (a tampered
+    checkpoint), it is refused before anything is imported or called."""
+    from minnet.train.errors import ConfigError
+    from minnet.train.factory import build_from_factory
+
+    assert main([str(_config(folder)), "--quiet", "--out", "a"]) == 0
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    monkeypatch.chdir(elsewhere)
+    monkeypatch.delitem(sys.modules, "mymodels")
+    with pytest.raises(ConfigError, match="no module 'mymodels' in the working directory"):
+        load_run(folder / "a")
+    calls = []
+    monkeypatch.setattr("os.kill", lambda *a: calls.append(a))
+    with pytest.raises(ConfigError, match="no module 'os'"):
+        build_from_factory("os:kill", {}, 12345, 15, np.random.default_rng(0))
+    assert calls == []
 
 
 def test_the_shipped_custom_model_config_runs(tmp_path, monkeypatch):

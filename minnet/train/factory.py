@@ -2,7 +2,7 @@
 
 ``factory = "pkg.module:function"`` names ``function(n_inputs, n_outputs, **options)``,
 which returns an ``nn.Module``; ``model.options`` are its keyword arguments.  It is
-imported from the working directory (or the config's folder), called with minnet's
+imported from the working directory, and only from there, called with minnet's
 default generator seeded from the run's ``init_seed``, so a run stays reproducible,
 and recorded in the checkpoint so ``load_run`` and ``--resume`` build it again.
 """
@@ -10,6 +10,7 @@ and recorded in the checkpoint so ``load_run`` and ``--resume`` build it again.
 from __future__ import annotations
 
 import importlib
+import importlib.util
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -27,24 +28,48 @@ __all__ = ["build_from_factory", "factory_spec"]
 
 
 @contextmanager
-def _importable_from(folders: list[Path]) -> Iterator[None]:
-    added = [str(f) for f in folders if str(f) not in sys.path]
-    sys.path[:0] = added
+def _importable_from(folder: Path) -> Iterator[None]:
+    added = str(folder) not in sys.path
+    if added:
+        sys.path.insert(0, str(folder))
     try:
         yield
     finally:
-        for folder in added:
-            sys.path.remove(folder)
+        if added:
+            sys.path.remove(str(folder))
 
 
-def _function(name: str, folders: list[Path]) -> Any:
-    module_name, _, attribute = name.partition(":")
+def _inside(folder: Path, module_name: str) -> bool:
+    """Is the top-level package or module of ``module_name`` a file under ``folder``?
+
+    Asked before importing: a checkpoint names its factory, and a tampered one must not
+    make minnet import or call library code (``os:kill``) -- a factory is the user's code.
+    """
     try:
-        with _importable_from(folders):
+        spec = importlib.util.find_spec(module_name.partition(".")[0])
+    except (ImportError, ValueError):
+        return False
+    if spec is None:
+        return False
+    places = [spec.origin] if spec.has_location and spec.origin else []
+    places += list(spec.submodule_search_locations or [])
+    root = folder.resolve()
+    return bool(places) and all(Path(place).resolve().is_relative_to(root) for place in places)
+
+
+def _function(name: str) -> Any:
+    module_name, _, attribute = name.partition(":")
+    folder = Path.cwd()
+    try:
+        with _importable_from(folder):
+            if not _inside(folder, module_name):
+                raise ConfigError(f"model.factory: no module {module_name!r} in the working directory {str(folder)!r}; "
+                                  "a factory is imported from there (run from the folder that holds it)")
             module = importlib.import_module(module_name)
+    except ConfigError:
+        raise
     except Exception as exc:  # any error while importing the user's module
-        raise ConfigError(f"model.factory: cannot import {module_name!r} ({type(exc).__name__}: {exc}); "
-                          "it is looked for in the working directory and the config's folder") from None
+        raise ConfigError(f"model.factory: cannot import {module_name!r} ({type(exc).__name__}: {exc})") from None
     function = getattr(module, attribute, None)
     if not callable(function):
         raise ConfigError(f"model.factory: {module_name!r} has no function {attribute!r}")
@@ -52,10 +77,10 @@ def _function(name: str, folders: list[Path]) -> Any:
 
 
 def build_from_factory(name: str, options: dict[str, Any], n_inputs: int, n_outputs: int,
-                       rng: np.random.Generator, dtype: Any = None, folders: list[Path] | None = None) -> nn.Module:
+                       rng: np.random.Generator, dtype: Any = None) -> nn.Module:
     """``name``'s function called as ``function(n_inputs, n_outputs, **options)``, checked;
     layers it builds draw from ``rng`` and default to ``dtype``."""
-    function = _function(name, folders or [Path.cwd()])
+    function = _function(name)
     previous = get_default_dtype()
     try:
         set_default_dtype(dtype or previous)
