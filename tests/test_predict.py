@@ -4,6 +4,8 @@ and the predict / evaluate commands."""
 from __future__ import annotations
 
 import csv
+import os
+import stat
 import subprocess
 import sys
 from pathlib import Path
@@ -123,3 +125,27 @@ def test_evaluate_needs_the_target_column(tmp_path, monkeypatch, capsys):
     features_only.write_text("weight_g,diameter_cm,sugar_pct\n140,8,10\n")
     assert main(["evaluate", str(tmp_path / "run"), str(features_only)]) == 2
     assert "no target column 'fruit'" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("target", ["model.npz", "history.csv", "fifo", "device"])
+def test_predict_never_replaces_the_runs_own_files_or_a_special_file(target, tmp_path, monkeypatch, capsys):
+    """-o is written by replacing the file: a run's own file, a named pipe or a device
+    (as root, /dev/null itself) would be replaced by a regular one."""
+    monkeypatch.chdir(ROOT)
+    assert main([str(ROOT / "configs" / "csv_example.toml"), "--quiet", "--out", str(tmp_path / "run"),
+                  "--set", "train.epochs=2"]) == 0
+    path = tmp_path / "run" / target
+    if target == "fifo":
+        os.mkfifo(path)
+    elif target == "device":
+        try:
+            os.mknod(path, 0o666 | stat.S_IFCHR, os.makedev(1, 3))  # like /dev/null
+        except PermissionError:
+            pytest.skip("making a device file needs root")
+    before = path.read_bytes() if path.is_file() else None
+    mode = os.lstat(path).st_mode
+    capsys.readouterr()
+    assert main(["predict", str(tmp_path / "run"), str(EXAMPLE), "-o", str(path)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("error: -o") and "\n" not in err
+    assert os.lstat(path).st_mode == mode and (before is None or path.read_bytes() == before)

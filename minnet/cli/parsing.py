@@ -72,18 +72,25 @@ def _check_written(path: Path, label: str, kind: str) -> None:
         raise ConfigError(f"{label} {str(path)!r} is a file; expected a folder for the run")
     if kind == "file" and path.is_dir():
         raise ConfigError(f"{label} {str(path)!r} is a folder; give the name of a file inside it")
+    if kind == "file" and os.path.lexists(path) and not path.is_file():  # the write would replace it
+        raise ConfigError(f"{label} {str(path)!r} is not a regular file (a device, pipe or broken link); "
+                          "give the name of a file to write")
     parent = next((p for p in path.parents if p.exists()), None)
     if parent is not None and not parent.is_dir():
         raise ConfigError(f"{label} {str(path)!r}: {str(parent)!r} is a file, not a folder")
 
 
-def output_file(given: str, label: str, suffixes: Sequence[str] = ()) -> Path:
+def output_file(given: str, label: str, suffixes: Sequence[str] = (), keep: Sequence[Path] = ()) -> Path:
     """The file a command will write, its suffix one of ``suffixes`` (any when empty):
-    checked before the work, so a typo costs nothing."""
+    checked before the work, so a typo costs nothing; never one of ``keep`` (a run's own
+    files), which the write would replace."""
     path = Path(given)
     if suffixes and path.suffix.lower() not in suffixes:
         raise ConfigError(f"{label} {given!r}: cannot write {path.suffix or 'a file without a suffix'}; "
                           f"use one of {', '.join(suffixes)}")
+    for kept in keep:
+        if path.is_file() and kept.is_file() and os.path.samefile(path, kept):
+            raise ConfigError(f"{label} {given!r} is the run's own {kept.name}; choose another file")
     return path
 
 

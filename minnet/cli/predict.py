@@ -22,6 +22,7 @@ from minnet.train.files import atomic_write_text
 from minnet.train.metrics import r2_score, rmse
 from minnet.train.predict import TrainedModel, features_of, load_run, read_table, targets_of
 from minnet.train.report import format_table
+from minnet.train.run import RUN_FILES
 
 __all__ = ["main"]
 
@@ -83,7 +84,10 @@ def main(command: str, argv: Sequence[str]) -> int:
 
 
 def _run(command: str, args: argparse.Namespace) -> int:
-    output = output_file(args.output, "-o") if command == "predict" and args.output is not None else None
+    output = None
+    if command == "predict" and args.output is not None:
+        run_files = [Path(args.run_dir) / name for name in RUN_FILES]
+        output = output_file(args.output, "-o", keep=run_files)
     model = load_run(args.run_dir)
     header, rows = read_table(args.data)
     X = features_of(model, header, rows, args.data)
