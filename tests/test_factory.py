@@ -29,6 +29,15 @@ class Skip(nn.Module):
 def skip(n_inputs, n_outputs, width=8):
     return Skip(n_inputs, n_outputs, width)
 
+def raises(n_inputs, n_outputs):
+    raise RuntimeError("no GPU here")
+
+def wrong_inputs(n_inputs, n_outputs):
+    return nn.Linear(n_inputs + 1, n_outputs)
+
+def wrong_outputs(n_inputs, n_outputs):
+    return nn.Linear(n_inputs, n_outputs + 3)
+
 def not_a_module(n_inputs, n_outputs):
     return "oops"
 '''
@@ -83,6 +92,9 @@ def test_a_factory_model_trains_resumes_sweeps_and_predicts(folder, capsys):
     ("mymodels:not_a_module", "{}", "returned str, not an nn.Module"),
     ("mymodels:skip", "{depth = 3}", "cannot be called as skip(n_inputs, n_outputs, **model.options)"),
     ("not a name", "{}", "model.factory: expected 'package.module:function'"),
+    ("mymodels:raises", "{}", "model.factory 'mymodels:raises' raised RuntimeError: no GPU here"),
+    ("mymodels:wrong_inputs", "{}", "the model fails on a batch of 2 features (ValueError: Linear(in_features=3"),
+    ("mymodels:wrong_outputs", "{}", "maps 2 features to outputs of shape (1, 5) for one row; the data needs (1, 2)"),
 ])
 def test_a_bad_factory_is_one_error_line_and_exit_2(folder, factory, options, message, capsys, monkeypatch):
     (folder / "broken.py").write_text("1 / 0\n")

@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 
 from minnet import nn
-from minnet.autograd.state import get_default_dtype, set_default_dtype
+from minnet.autograd.state import get_default_dtype, no_grad, set_default_dtype
 from minnet.nn.init import using_generator
 from minnet.train.errors import ConfigError
 
@@ -89,13 +89,31 @@ def build_from_factory(name: str, options: dict[str, Any], n_inputs: int, n_outp
     except TypeError as exc:
         raise ConfigError(f"model.factory {name!r} cannot be called as {name.split(':')[1]}(n_inputs, n_outputs, "
                           f"**model.options) with options {options}: {exc}") from None
+    except Exception as exc:  # the user's code failing: its own words, on one line
+        raise ConfigError(f"model.factory {name!r} raised {type(exc).__name__}: {exc}") from None
     finally:
         set_default_dtype(previous)
     if not isinstance(model, nn.Module):
         raise ConfigError(f"model.factory {name!r} returned {type(model).__name__}, not an nn.Module")
     if not list(model.parameters()):
         raise ConfigError(f"model.factory {name!r} returned a module without parameters: nothing to train")
+    _check_shapes(model, name, n_inputs, n_outputs, dtype or previous)
     return model
+
+
+def _check_shapes(model: nn.Module, name: str, n_inputs: int, n_outputs: int, dtype: Any) -> None:
+    """One row through the model before training: it must take n_inputs features and
+    give n_outputs values (a wrong width would fail mid-run, or train the wrong head)."""
+    try:
+        with no_grad():
+            out = model(np.zeros((1, n_inputs), dtype=dtype))
+    except Exception as exc:
+        raise ConfigError(f"model.factory {name!r}: the model fails on a batch of {n_inputs} features "
+                          f"({type(exc).__name__}: {exc})") from None
+    shape = getattr(out, "shape", None)
+    if shape != (1, n_outputs):
+        raise ConfigError(f"model.factory {name!r}: the model maps {n_inputs} features to outputs of shape "
+                          f"{shape} for one row; the data needs (1, {n_outputs})")
 
 
 def factory_spec(name: str, options: dict[str, Any], n_inputs: int, n_outputs: int) -> dict[str, Any]:
