@@ -370,6 +370,21 @@ def test_a_second_sweep_into_the_same_folder_is_refused(tiny, tmp_path, capsys):
     assert main([str(tiny), "--quiet", "--out", "s", "--sweep", "loss.l2=0,0.1", "--force"]) == 0
 
 
+def test_force_replaces_a_sweep_and_a_run_but_keeps_the_users_own_files(tiny, tmp_path, capsys):
+    """--force clears what the old sweep or run wrote (its runs' folders, tables, plots),
+    so no old result sits beside the new ones, and leaves every other file alone."""
+    pytest.importorskip("matplotlib")
+    assert main([str(tiny), "--quiet", "--out", "s", "--sweep", "loss.l2=0,0.1", "--plot"]) == 0
+    assert main([str(tiny), "--quiet", "--out", "r", "--plot"]) == 0
+    for folder in ("s", "r"):
+        (tmp_path / folder / "notes.png").write_bytes(b"mine")
+    assert main([str(tiny), "--quiet", "--out", "s", "--sweep", "loss.l2=0.5,0.7", "--force"]) == 0
+    assert sorted(p.name for p in (tmp_path / "s").iterdir() if p.is_dir()) == ["l2=0.5", "l2=0.7"]
+    assert sorted(p.name for p in (tmp_path / "s").glob("*.png")) == ["notes.png"]
+    assert main([str(tiny), "--quiet", "--out", "r", "--force"]) == 0
+    assert sorted(p.name for p in (tmp_path / "r").glob("*.png")) == ["notes.png"]
+
+
 @pytest.mark.parametrize("force", [[], ["--force"]], ids=["", "force"])
 def test_a_run_and_a_sweep_never_share_a_folder(tiny, tmp_path, capsys, force):
     """Each kind refuses the other's folder, --force or not, and leaves it as it was."""

@@ -20,7 +20,8 @@ from minnet.train.files import atomic_write
 from minnet.train.history import read_history
 from minnet.train.predict import load_run
 from minnet.train.report import value_text
-from minnet.train.sweep import final_weights, label
+from minnet.train.run import RUN_PLOTS
+from minnet.train.sweep import SWEEP_PLOTS, final_weights, label
 
 __all__ = ["plot_run", "plot_curves", "plot_decision_boundary", "draw_decision_boundary", "save_figure", "plot_sweep"]
 
@@ -103,10 +104,11 @@ def plot_run(result: Any) -> list[Path]:
     run_dir = Path(result.run_dir)
     name, dataset = result.config.name, result.dataset.name
     title = name if name == dataset else f"{name}: {dataset}"
-    written = [plot_curves(result.history, run_dir / "curves.png", title=title,
+    curves, boundary = RUN_PLOTS
+    written = [plot_curves(result.history, run_dir / curves, title=title,
                            best_epoch=result.metrics.get("best_epoch"))]
     if has_plane(result.dataset):
-        written.append(plot_decision_boundary(result.model, result.dataset, run_dir / "decision_boundary.png",
+        written.append(plot_decision_boundary(result.model, result.dataset, run_dir / boundary,
                                               title=f"{result.config.name}: decision boundary"))
     return written
 
@@ -268,12 +270,13 @@ def plot_sweep(runs: list[Any], config: Any, out_dir: Path) -> list[Path]:
     if not any(p.done for p in points):
         return []
     dataset, score = config.data.dataset, score_name(runs)
+    curve, heatmap, losses, norms, histograms, boundaries = (out_dir / name for name in SWEEP_PLOTS)
     written = [
-        plot_validation_curve(points, config, dataset, score, out_dir / "validation_curve.png"),
-        plot_heatmap(points, config, dataset, score, out_dir / "heatmap.png"),
-        plot_sweep_curves(points, dataset, out_dir / "loss_curves.png"),
-        plot_weight_norms(points, dataset, out_dir / "weight_norms.png"),
-        plot_weight_histograms(points, dataset, out_dir / "weight_histograms.png"),
-        plot_sweep_boundaries(points, out_dir / "decision_boundaries.png"),
+        plot_validation_curve(points, config, dataset, score, curve),
+        plot_heatmap(points, config, dataset, score, heatmap),
+        plot_sweep_curves(points, dataset, losses),
+        plot_weight_norms(points, dataset, norms),
+        plot_weight_histograms(points, dataset, histograms),
+        plot_sweep_boundaries(points, boundaries),
     ]
     return [path for path in written if path is not None]

@@ -138,6 +138,7 @@ def claim_run_dir(name: str, root: str | Path = "runs") -> Iterator[Path]:
 
 # What a run leaves in its folder; a folder holding any of them holds a run.
 RUN_FILES = ("config.toml", "history.csv", "metrics.json", "model.npz")
+RUN_PLOTS = ("curves.png", "decision_boundary.png")  # what --plot adds (minnet.train.plots)
 SWEEP_FILE = "sweep.toml"  # a sweep's own config, in its folder: what --resume continues
 
 
@@ -155,11 +156,11 @@ def _refuse_held(run_dir: Path, force: bool) -> list[str]:
 
 
 def _prepare_dir(run_dir: Path, held: list[str]) -> None:
-    """Clear the run ``run_dir`` held (``--force``: its files and plots), so old and new
-    results never mix."""
+    """Clear the run ``run_dir`` held (``--force``: its files and plots, nothing else), so
+    old and new results never mix."""
     if not held:
         return
-    for stale in [*(run_dir / name for name in RUN_FILES), *run_dir.glob("*.png")]:
+    for stale in [run_dir / name for name in (*RUN_FILES, *RUN_PLOTS)]:
         try:
             stale.unlink(missing_ok=True)
         except OSError as exc:

@@ -21,6 +21,7 @@ import itertools
 import json
 import math
 import re
+import shutil
 import signal
 import warnings
 from collections.abc import Iterator
@@ -49,12 +50,17 @@ from minnet.train.config import (
 )
 from minnet.train.data import Dataset, load_dataset
 from minnet.train.errors import CheckpointError, ConfigError, DivergedError, MinnetError, TrainingInterrupted
-from minnet.train.files import WriteError, atomic_write_text
+from minnet.train.files import WriteError, atomic_write_text, write_error
 from minnet.train.inputs import check_memory
 from minnet.train.interrupts import deferred_interrupts
 from minnet.train.lock import hold
 from minnet.train.report import value_text
 from minnet.train.run import RUN_FILES, SWEEP_FILE, reported_row, resume, train
+
+# What a sweep writes into its folder besides its runs' folders (plots: minnet.train.plots).
+SWEEP_TABLES = ("runs.csv", "summary.csv")
+SWEEP_PLOTS = ("validation_curve.png", "heatmap.png", "loss_curves.png", "weight_norms.png",
+               "weight_histograms.png", "decision_boundaries.png")
 
 __all__ = ["parse_sweep", "sweep_grid", "sweep_tasks", "run_sweep", "resume_sweep", "SweepTask", "SweepRun",
            "SWEEP_FILE"]
@@ -304,8 +310,9 @@ def _write_tables(out_dir: Path, runs: list[SweepRun], tasks: list[SweepTask], c
     order = {task.run_dir: i for i, task in enumerate(tasks)}
     runs = sorted(runs, key=lambda r: order[r.run_dir])
     with deferred_interrupts():  # the two tables always list the same runs
-        atomic_write_text(out_dir / "runs.csv", runs_csv(runs, config))
-        atomic_write_text(out_dir / "summary.csv", summary_csv(runs, config))
+        runs_table, summary_table = (out_dir / name for name in SWEEP_TABLES)
+        atomic_write_text(runs_table, runs_csv(runs, config))
+        atomic_write_text(summary_table, summary_csv(runs, config))
 
 
 def run_sweep(config: Config, out_dir: str | Path, jobs: int = 1, quiet: bool = True,
@@ -344,15 +351,34 @@ def _check_memory_at_once(tasks: list[SweepTask], jobs: int) -> None:
     check_memory(together, ConfigError)
 
 
+def _clear_old_sweep(out_dir: Path) -> None:
+    """``--force``: remove what the sweep in ``out_dir`` wrote (its runs' folders, tables
+    and plots, nothing else), so old and new results never mix."""
+    try:
+        old_runs = [task.run_dir for task in sweep_tasks(load_config(out_dir / SWEEP_FILE), out_dir)]
+    except ConfigError:  # an unreadable old sweep: its tables and plots still go
+        old_runs = []
+    try:
+        for folder in old_runs:
+            if folder.is_dir() and not folder.is_symlink():
+                shutil.rmtree(folder)
+        for name in (*SWEEP_TABLES, *SWEEP_PLOTS):
+            (out_dir / name).unlink(missing_ok=True)
+    except OSError as exc:
+        raise write_error(exc.filename or out_dir, exc, "remove") from exc
+
+
 def _run_tasks(config: Config, tasks: list[SweepTask], out_dir: Path, jobs: int, quiet: bool, resuming: bool,
                force: bool, data: _Datasets) -> list[SweepRun]:
     run_files = [name for name in RUN_FILES if (out_dir / name).exists()]
     if run_files:
         raise ConfigError(f"--out {str(out_dir)!r} holds a run ({', '.join(run_files)}); a sweep is not written into "
                           "a run's folder, even with --force: choose another --out")
-    if not resuming and not force and (out_dir / SWEEP_FILE).exists():
-        raise ConfigError(f"--out {str(out_dir)!r} already holds a sweep; pass --force to replace it, "
-                          f"--resume {out_dir} to finish it, or choose another --out")
+    if not resuming and (out_dir / SWEEP_FILE).exists():
+        if not force:
+            raise ConfigError(f"--out {str(out_dir)!r} already holds a sweep; pass --force to replace it, "
+                              f"--resume {out_dir} to finish it, or choose another --out")
+        _clear_old_sweep(out_dir)
     atomic_write_text(out_dir / SWEEP_FILE, to_toml(config))
     runs: list[SweepRun] = []
     _write_tables(out_dir, runs, tasks, config)
