@@ -212,7 +212,7 @@ def _fake_runs(config, scores):
     runs = []
     for value, replicate_scores in scores.items():
         for repeat, (val, test) in enumerate(replicate_scores):
-            task = SweepTask({"loss.l2": value}, repeat, None, config, Path(f"l2={value}_r{repeat}"))
+            task = SweepTask({next(iter(config.sweep)): value}, repeat, None, config, Path(f"v={value}_r{repeat}"))
             row = {"epoch": 10, "train_loss": 0.1, "val_loss": 1 - val, "test_loss": 1 - test,
                    "train_accuracy": 0.99, "val_accuracy": val, "test_accuracy": test, "weight_norm_0.weight": 1.0}
             runs.append(SweepRun(task, "completed", row))
@@ -243,6 +243,17 @@ def test_one_se_picks_the_strongest_penalty_within_one_standard_error_of_the_bes
     assert [p.selected for p in summarize(runs, config)] == [False, False, True, False]
     best = config_from_dict({"sweep": {"loss.l2": [0.0, 0.01, 0.1, 1.0], "repeats": 3}})
     assert [p.selected for p in summarize(runs, best)] == [False, True, False, False]
+
+
+def test_one_se_on_patience_takes_0_for_no_early_stopping_the_weakest():
+    """patience 5 stops earliest (strongest); 0 switches early stopping off (weakest)."""
+    config = config_from_dict({"sweep": {"train.patience": [0, 5, 200], "repeats": 3, "select": "one_se"}})
+    runs = _fake_runs(config, {
+        0: [(0.955, 0.8), (0.95, 0.8), (0.955, 0.8)],  # mean 0.953: within one SE of the best
+        5: [(0.89, 0.8), (0.90, 0.8), (0.90, 0.8)],  # not
+        200: [(0.95, 0.8), (0.97, 0.8), (0.95, 0.8)],  # the best: mean 0.957, se 0.0067
+    })
+    assert [p.selected for p in summarize(runs, config)] == [False, False, True]
 
 
 def test_paired_differences_to_the_first_point_with_a_95_percent_interval():

@@ -42,6 +42,8 @@ REGULARIZES: dict[str, int] = {
     "train.epochs": -1,
     "model.hidden": -1,
 }
+# Values that switch the regularizer off, the weakest setting whatever the direction.
+OFF = {"train.patience": 0}
 SPLITS = ("train", "val", "test")
 
 
@@ -99,8 +101,11 @@ def _replicate(run: SweepRun) -> tuple[int | None, int | None]:
     return run.task.repeat, run.task.fold
 
 
-def _strength(value: Any) -> float:
-    return float(sum(value)) if isinstance(value, (tuple, list)) else float(value)
+def _strength(key: str, value: Any) -> float:
+    """How strongly ``value`` of ``key`` regularizes, times ``REGULARIZES[key]``."""
+    if key in OFF and value == OFF[key]:
+        return -math.inf
+    return REGULARIZES[key] * (float(sum(value)) if isinstance(value, (tuple, list)) else float(value))
 
 
 def summarize(runs: Sequence[SweepRun], config: Config) -> list[Point]:
@@ -159,8 +164,7 @@ def select(points: list[Point], config: Config) -> Point | None:
         se = 0.0
     near = [p for p in scored if p.mean(key) >= best.mean(key) - se]
     first_key = next(iter(config.sweep))
-    direction = REGULARIZES[first_key]
-    return max(near, key=lambda p: direction * _strength(p.assignment[first_key]))
+    return max(near, key=lambda p: _strength(first_key, p.assignment[first_key]))
 
 
 def _val_key(point: Point) -> str:
