@@ -120,13 +120,6 @@ def test_cross_validation_trains_each_point_on_every_fold(tiny, tmp_path):
     assert [r["n"] for r in _summary(tmp_path / "cv")] == ["3", "3"]
 
 
-def test_seed_can_be_swept(tiny, tmp_path):
-    assert main([str(tiny), "--quiet", "--out", "seeds", "--sweep", "seed=0,1,2"]) == 0
-    runs = _runs(tmp_path / "seeds")
-    assert [r["seed"] for r in runs] == ["0", "1", "2"]
-    assert len({_metrics(tmp_path / "seeds" / r["run_dir"])["data_hash"] for r in runs}) == 3  # seed moves the data
-
-
 def test_sweep_table_in_the_config_and_a_two_key_grid(tiny, tmp_path):
     pytest.importorskip("matplotlib")
     tiny.write_text(TINY + '[sweep]\n"loss.l2" = [0.0, 0.1]\n"optim.lr" = [0.1, 0.5]\nrepeats = 2\n')
@@ -186,6 +179,8 @@ def test_sweep_plots(tiny, tmp_path):
     (["--sweep", "optim.lr=0.1,1", "--set", "sweep.select=one_se"], "sweep.select = 'one_se'"),
     (["--repeats", "3"], "the sweep has no grid"),
     (["--sweep", "init_seed=1,2", "--repeats", "2"], "sweep init_seed or set repeats, not both"),
+    (["--sweep", "seed=0,1"], "seed cannot be a grid key"),
+    (["--sweep", "seed=0,1", "--sweep", "loss.l2=0,1"], "seed cannot be a grid key"),
     (["--sweep", "loss.l2=0,1", "--backend", "dask"], "sweep.backend = 'dask' needs sweep.address"),
 ])
 def test_bad_sweeps_exit_2_naming_the_key(args, message, tiny, tmp_path, capsys):

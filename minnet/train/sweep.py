@@ -167,6 +167,9 @@ def _check_grid(config: Config) -> None:
             if text in seen:
                 raise ConfigError(f"sweep.{key}: the value {value!r} is listed twice; each grid value must be distinct")
             seen[text] = value
+    if "seed" in config.sweep:  # every point must see the same rows, or no difference is paired
+        raise ConfigError("sweep: seed cannot be a grid key; it fixes the data split every point shares. "
+                          "Use sweep.repeats (initialisations) or sweep.cv (folds) for spread, or one sweep per seed")
     if options.repeats > 1 and "init_seed" in config.sweep:
         raise ConfigError("sweep.repeats varies init_seed itself; sweep init_seed or set repeats, not both")
     if options.cv and any(k in config.sweep for k in ("data.folds", "data.fold", "data.val_size")):
