@@ -108,8 +108,9 @@ _PARAMETERS = """
 _NOTES = """
     Notes
     -----
-    Unlike scikit-learn's MLP this is plain minibatch SGD with momentum (no Adam),
-    for a fixed number of epochs.  The defaults -- lr=0.05, momentum=0.9, 100
+    Unlike scikit-learn's MLP the default is plain minibatch SGD with momentum
+    (``optimizer="adam"`` or ``"adamw"`` for Adam), for a fixed number of epochs,
+    with no early stopping.  The defaults -- lr=0.05, momentum=0.9, 100
     epochs of 32 rows, standardised inputs -- reach 95-99 % test accuracy on raw
     iris, wine, breast_cancer, digits and make_moons(noise=0.2), each in well
     under a second, with nothing to tune.  With ``standardize=False`` a fixed
@@ -291,10 +292,10 @@ class MLPRegressor(RegressorMixin, _MLP):
         """Multi-layer perceptron regressor trained by minnet: squared loss and SGD.
 
     The loss is minnet's ``mse_loss``, ½·mean((pred − y)²), scikit-learn's squared
-    loss.  Targets must be of order one, like the features: wrap the estimator in
-    ``TransformedTargetRegressor(..., transformer=StandardScaler())`` when they are
-    not (a target with a standard deviation of 40 already makes the default lr
-    diverge).  y of shape (n_samples,) gives predictions of that shape; y of shape
+    loss.  By default (``standardize=True``) the targets are standardised inside
+    ``fit`` and the predictions come back in their units; with ``standardize=False``
+    targets must be of order one, like the features (a target with a standard
+    deviation of 40 already makes the default lr diverge).  y of shape (n_samples,) gives predictions of that shape; y of shape
     (n_samples, n_targets) gives one output unit per column, and predictions of
     that shape.
     """
