@@ -128,3 +128,18 @@ def test_the_progress_bar_never_shows_test_scores(tmp_path, capsys, monkeypatch)
     train(_config(train={"epochs": 3}), tmp_path / "run", quiet=False)
     assert shown and all(not key.startswith("test") for keys in shown for key in keys)
     assert all("val_loss" in keys for keys in shown)
+
+
+@pytest.mark.parametrize("pred, target", [
+    ([[1.0], [2.0], [3.5]], [[1.0], [2.5], [3.0]]),
+    ([[3.0], [3.0]], [[3.0], [3.0]]),           # a constant target predicted exactly: 1
+    ([[2.0], [4.0]], [[3.0], [3.0]]),           # a constant target missed: 0, not 1 − SSE
+    ([[1.0, 3.0], [2.0, 3.0]], [[1.0, 3.0], [2.5, 3.0]]),  # one output of each kind
+])
+def test_r2_is_scikit_learns(pred, target):
+    from sklearn.metrics import r2_score as sklearn_r2
+
+    from minnet.train.metrics import r2_score
+
+    pred, target = np.array(pred), np.array(target)
+    assert r2_score(pred, target) == pytest.approx(sklearn_r2(target, pred), abs=1e-12)

@@ -13,11 +13,16 @@ def accuracy(logits: np.ndarray, labels: np.ndarray) -> float:
 
 
 def r2_score(pred: np.ndarray, target: np.ndarray) -> float:
-    """1 − SS_res / SS_tot, averaged over outputs (scikit-learn's uniform average)."""
+    """1 − SS_res / SS_tot, averaged over outputs (scikit-learn's uniform average).
+
+    A constant target (SS_tot = 0) scores 1 if predicted exactly, else 0, as
+    scikit-learn's ``r2_score`` does (``force_finite``)."""
     target = target.reshape(pred.shape)
     ss_res = ((target - pred) ** 2).sum(axis=0)
     ss_tot = ((target - target.mean(axis=0)) ** 2).sum(axis=0)
-    return float(np.mean(1.0 - ss_res / np.where(ss_tot == 0, 1.0, ss_tot)))
+    constant = ss_tot == 0
+    scores = np.where(constant, (ss_res == 0).astype(float), 1.0 - ss_res / np.where(constant, 1.0, ss_tot))
+    return float(np.mean(scores))
 
 
 def rmse(pred: np.ndarray, target: np.ndarray) -> float:
