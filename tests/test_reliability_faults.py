@@ -330,6 +330,16 @@ def test_standard_output_on_dev_full_is_one_error_line_and_the_results_stay(args
     assert json.loads((here / "r" / "metrics.json").read_text())["status"] == "completed"
 
 
+@pytest.mark.parametrize("args", [["--version"], ["--help"], ["predict", "--help"]])
+def test_help_and_version_on_dev_full_are_one_error_line(args, here):
+    """argparse drops a failed write of its own messages; minnet does not."""
+    with open("/dev/full", "w") as full:
+        process = _start_cli(args, here, stdout=full)
+        _, err = process.communicate(timeout=60)
+    only_error_line(subprocess.CompletedProcess(args, process.returncode, "", err), code=2,
+                    mentions=("standard output", os.strerror(errno.ENOSPC)))
+
+
 def test_append_text_cuts_a_failed_append_back(tmp_path, monkeypatch):
     """In-process: a write that stores part of a line and then fails leaves the file as it was."""
     from minnet.train import files

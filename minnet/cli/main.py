@@ -150,22 +150,15 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _main(argv: list[str]) -> int:
-    from minnet.train.errors import ConfigError, MinnetError
+    from minnet.train.errors import MinnetError
 
     try:
-        if argv[:1] == ["graph"]:
-            from minnet.cli import graph
-
-            code = graph.main(argv[1:])
-        elif argv[:1] in (["predict"], ["evaluate"]):
-            from minnet.cli import predict
-
-            code = predict.main(argv[0], argv[1:])
-        else:
-            args = _parser().parse_args(argv)
-            if args.jobs < 1:
-                raise ConfigError(f"--jobs must be an integer >= 1, got {args.jobs}")
-            code = _train(args)
+        try:
+            code = _dispatch(argv)
+        except SystemExit as exc:  # --help or --version printed: flushed below like any output
+            if exc.code not in (0, None):
+                raise
+            code = 0
         if sys.stdout is not None:
             sys.stdout.flush()  # a full disk behind standard output shows here, while we can still say so
         return code
@@ -181,6 +174,23 @@ def _main(argv: list[str]) -> int:
         if not exc.filename:
             _silence_stdout()
         return 2
+
+
+def _dispatch(argv: list[str]) -> int:
+    from minnet.train.errors import ConfigError
+
+    if argv[:1] == ["graph"]:
+        from minnet.cli import graph
+
+        return graph.main(argv[1:])
+    if argv[:1] in (["predict"], ["evaluate"]):
+        from minnet.cli import predict
+
+        return predict.main(argv[0], argv[1:])
+    args = _parser().parse_args(argv)
+    if args.jobs < 1:
+        raise ConfigError(f"--jobs must be an integer >= 1, got {args.jobs}")
+    return _train(args)
 
 
 def _silence_stdout() -> None:
