@@ -105,6 +105,8 @@ def test_predict_and_evaluate_commands(tmp_path, monkeypatch, capsys):
     ("weight_g\n1\n", "lacks the feature columns ['diameter_cm', 'sugar_pct']"),
     ("weight_g,diameter_cm,sugar_pct\n1,2,x\n", "column 'sugar_pct': 'x' is not a number"),
     ("weight_g,diameter_cm,sugar_pct\n", "needs a header row and at least one data row"),
+    ("weight_g,diameter_cm,sugar_pct,weight_g\n1,2,3,4\n", "the header names ['weight_g'] more than once"),
+    ("weight_g,diameter_cm,sugar_pct\n1e300,2,3\n", "row 1, feature 'weight_g' is beyond the range of the model's float32"),
 ])
 def test_predict_on_bad_data_exits_2_with_one_line(content, message, tmp_path, monkeypatch):
     monkeypatch.chdir(ROOT)

@@ -83,8 +83,16 @@ class TrainedModel:
         mean, scale = self._x
         if mean is not None:
             X = (X - mean) / scale
+        dtype = next(self.model.parameters()).dtype
+        with np.errstate(over="ignore", invalid="ignore"):
+            cast = X.astype(dtype)
+        beyond = ~np.isfinite(cast) & ~np.isnan(X)  # finite as given, too large once scaled to the model's dtype
+        if beyond.any():
+            row, column = (int(i) for i in np.argwhere(beyond)[0])
+            raise ValueError(f"predict: row {row + 1}, feature {self.feature_names[column]!r} is beyond the range of "
+                             f"the model's {dtype} after the run's scaling (at most {np.finfo(dtype).max:.3g})")
         with no_grad():
-            return self.model(Tensor(X.astype(next(self.model.parameters()).dtype))).data
+            return self.model(Tensor(cast)).data
 
     def predict_proba(self, X: Any) -> np.ndarray:
         """Class probabilities, column i for ``classes_[i]``."""
@@ -125,6 +133,9 @@ def read_table(path: str | Path) -> tuple[list[str], list[list[str]]]:
     if len(rows) < 2:
         raise DataError(f"{source} needs a header row and at least one data row")
     header = rows[0][1]
+    twice = sorted({name for name in header if header.count(name) > 1})
+    if twice:
+        raise DataError(f"{source}: the header names {twice} more than once; each column needs its own name")
     for line, row in rows[1:]:
         for name, cell in zip(header, row, strict=True):
             if not math.isfinite(_number(cell)) and cell.lower() not in MISSING_MARKERS:
