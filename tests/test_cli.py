@@ -164,6 +164,13 @@ def test_bad_config_is_one_error_line_and_exit_2(text, message, tmp_path, monkey
     (["--bogus"], "unrecognized arguments: --bogus"),
     (["missing.toml"], "config file 'missing.toml' does not exist"),
     (["--set", "data.n_samples=100", "--set", "data.dataset=iris"], "data.n_samples does not apply to dataset 'iris'"),
+    # a key that would be silently ignored is an error
+    (["--set", "data.fold=1"], "data.fold = 1 picks one of data.folds folds; set data.folds >= 2 too"),
+    (["--set", "model.factory=examples.custom_model:residual_mlp", "--set", "model.hidden=[8]"],
+     "model.hidden describes the built-in MLP, but model.factory builds the model"),
+    (["--set", "sweep.cv=2"], "the sweep has no grid"),
+    (["--sweep", "loss.l2=0,1", "--address", "tcp://x:1"], "sweep.address is a Dask scheduler: it needs sweep.backend"),
+    (["--sweep", "loss.l2=0,1", "--sweep", "loss.l2=2"], "--sweep loss.l2 is given twice"),
 ])
 def test_bad_command_lines(args, message, tiny, capsys):
     config = [] if args[0] == "missing.toml" else [str(tiny)]

@@ -105,7 +105,7 @@ def _require_matplotlib() -> None:
 def _train(args: argparse.Namespace) -> int:
     from minnet.cli.parsing import config_path
     from minnet.train import run
-    from minnet.train.config import load_config, parse_assignment
+    from minnet.train.config import SweepOptions, load_config, parse_assignment
     from minnet.train.errors import ConfigError
     from minnet.train.report import run_table
 
@@ -126,7 +126,8 @@ def _train(args: argparse.Namespace) -> int:
         result = run.resume(args.resume, overrides, quiet=args.quiet)
     else:
         config = load_config(config_path(args.config), args.set)
-        if args.sweep or config.sweep or args.repeats or args.cv:
+        if args.sweep or config.sweep or args.repeats or args.cv or config.sweep_options != SweepOptions():
+            # (sweep options with no grid are the sweep's error, not a single run)
             from minnet.cli import sweep
 
             return sweep.run(config, args)

@@ -396,6 +396,13 @@ def _check_training_keys(values: dict[str, Any]) -> None:
     data, train = values["data"], values["train"]
     if data.folds and data.fold >= data.folds:
         raise ConfigError(f"data.fold: expected an integer below data.folds = {data.folds}, got {data.fold}")
+    if data.fold and not data.folds:
+        raise ConfigError(f"data.fold = {data.fold} picks one of data.folds folds; set data.folds >= 2 too")
+    model = values["model"]
+    drawn = [key for key in ("hidden", "activation") if not _is_default(model, key)]
+    if model.factory is not None and drawn:
+        raise ConfigError(f"model.{drawn[0]} describes the built-in MLP, but model.factory builds the model; "
+                          f"drop model.{drawn[0]} (or pass it to the factory in model.options)")
     if train.patience and not data.folds and not data.val_size:
         raise ConfigError(
             "train.patience needs a validation split to watch: set data.val_size > 0 (e.g. 0.2) or data.folds"
@@ -438,6 +445,9 @@ def _validate_sweep(table: Any) -> tuple[dict[str, tuple], SweepOptions]:
     options = SweepOptions(**{key: _validate(f"sweep.{key}", table[key]) for key in SWEEP_OPTIONS if key in table})
     if options.backend == "dask" and options.address is None:
         raise ConfigError("sweep.backend = 'dask' needs sweep.address, the scheduler (e.g. 'tcp://HOST:8786')")
+    if options.address is not None and options.backend != "dask":
+        raise ConfigError("sweep.address is a Dask scheduler: it needs sweep.backend = 'dask' "
+                          f"(the backend is {options.backend!r})")
     sweep = {}
     for path, values in table.items():
         if path in SWEEP_OPTIONS:

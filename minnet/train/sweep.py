@@ -92,6 +92,8 @@ def parse_sweep(items: list[str]) -> dict[str, list[Any]]:
         values = _split_values(text)
         if not text.strip() or any(v == "" for v in values):
             raise ConfigError(f"--sweep {key}: expected a comma-separated list of values, got {text!r}")
+        if key in sweep:
+            raise ConfigError(f"--sweep {key} is given twice; list all its values in one flag ({key}=V1,V2,...)")
         sweep[key] = [parse_value(v) for v in values]
     return sweep
 
@@ -327,9 +329,9 @@ def run_sweep(config: Config, out_dir: str | Path, jobs: int = 1, quiet: bool = 
     runs whose folders already hold them finished are read back instead of trained.
     """
     out_dir = Path(out_dir)
-    tasks = sweep_tasks(config, out_dir)
     if not config.sweep:
         raise ConfigError("the sweep has no grid: give --sweep KEY=V1,V2,... or a [sweep] table with a dotted key")
+    tasks = sweep_tasks(config, out_dir)
     if config.sweep_options.backend != "dask":  # a cluster's workers have their own memory
         _check_memory_at_once(tasks, jobs)
     data = _Datasets()
