@@ -66,7 +66,6 @@ __all__ = ["parse_sweep", "sweep_grid", "sweep_tasks", "run_sweep", "resume_swee
            "SWEEP_FILE"]
 
 
-
 def _split_values(text: str) -> list[str]:
     """Split ``a,b,[c,d]`` at the commas that are not inside brackets."""
     parts, depth, current = [], 0, ""
