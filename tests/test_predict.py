@@ -151,3 +151,18 @@ def test_predict_never_replaces_the_runs_own_files_or_a_special_file(target, tmp
     err = capsys.readouterr().err.strip()
     assert err.startswith("error: -o") and "\n" not in err
     assert os.lstat(path).st_mode == mode and (before is None or path.read_bytes() == before)
+
+
+def test_evaluate_refuses_a_target_beyond_the_models_range(tmp_path, capsys):
+    """Training refuses such a target; evaluate did not, and reported loss inf, r2 -inf."""
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(80, 2))
+    rows = "\n".join(f"{a:.4f},{b:.4f},{a + 2 * b:.4f}" for a, b in x)
+    (tmp_path / "reg.csv").write_text("a,b,y\n" + rows + "\n")
+    train(config_from_dict({"data": {"dataset": "csv", "path": str(tmp_path / "reg.csv")}, "train": {"epochs": 2},
+                            "dtype": "float32"}), tmp_path / "run")
+    (tmp_path / "big.csv").write_text("a,b,y\n0.1,0.2,0.5\n0.3,0.1,1e300\n")
+    capsys.readouterr()
+    assert main(["evaluate", str(tmp_path / "run"), str(tmp_path / "big.csv")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("error: ") and "\n" not in err and "data row 2: the target 1e+300 is beyond the range" in err, err

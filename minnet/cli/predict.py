@@ -69,6 +69,13 @@ def _scores(model: TrainedModel, X: np.ndarray, y: np.ndarray, path: str) -> dic
     target = y.reshape(len(y), -1)
     mean, scale = model._y
     scaled = (lambda a: (a - mean) / scale) if mean is not None else (lambda a: a)
+    dtype = next(model.model.parameters()).dtype
+    with np.errstate(over="ignore"):
+        beyond = ~np.isfinite(scaled(target).astype(dtype))
+    if beyond.any():  # as training refuses it: the model could never have produced it
+        row, column = (int(i) for i in np.argwhere(beyond)[0])
+        raise DataError(f"{path!r}, data row {row + 1}: the target {float(target[row, column]):.6g} is beyond the range "
+                        f"of the model's {dtype} after the run's scaling (at most {np.finfo(dtype).max:.3g})")
     loss = 0.5 * float(np.mean((scaled(predicted) - scaled(target)) ** 2))
     return {"loss": loss, "r2": r2_score(predicted, target), "rmse": rmse(predicted, target)}
 
