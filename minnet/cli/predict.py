@@ -20,7 +20,7 @@ from minnet.cli.parsing import Parser, make_folder, output_file
 from minnet.train.errors import DataError
 from minnet.train.files import atomic_write_text
 from minnet.train.metrics import r2_score, rmse
-from minnet.train.predict import TrainedModel, features_of, load_run, read_table, targets_of
+from minnet.train.predict import TrainedModel, cast_checked, features_of, load_run, read_table, targets_of
 from minnet.train.report import format_table
 from minnet.train.run import RUN_FILES
 
@@ -70,10 +70,9 @@ def _scores(model: TrainedModel, X: np.ndarray, y: np.ndarray, path: str) -> dic
     mean, scale = model._y
     scaled = (lambda a: (a - mean) / scale) if mean is not None else (lambda a: a)
     dtype = next(model.model.parameters()).dtype
-    with np.errstate(over="ignore"):
-        beyond = ~np.isfinite(scaled(target).astype(dtype))
-    if beyond.any():  # as training refuses it: the model could never have produced it
-        row, column = (int(i) for i in np.argwhere(beyond)[0])
+    _, beyond = cast_checked(scaled(target), dtype)
+    if beyond is not None:  # as training refuses it: the model could never have produced it
+        row, column = beyond
         raise DataError(f"{path!r}, data row {row + 1}: the target {float(target[row, column]):.6g} is beyond the range "
                         f"of the model's {dtype} after the run's scaling (at most {np.finfo(dtype).max:.3g})")
     loss = 0.5 * float(np.mean((scaled(predicted) - scaled(target)) ** 2))

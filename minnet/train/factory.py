@@ -60,16 +60,14 @@ def _inside(folder: Path, module_name: str) -> bool:
 def _function(name: str) -> Any:
     module_name, _, attribute = name.partition(":")
     folder = Path.cwd()
-    try:
-        with _importable_from(folder):
-            if not _inside(folder, module_name):
-                raise ConfigError(f"model.factory: no module {module_name!r} in the working directory {str(folder)!r}; "
-                                  "a factory is imported from there (run from the folder that holds it)")
+    with _importable_from(folder):
+        if not _inside(folder, module_name):
+            raise ConfigError(f"model.factory: no module {module_name!r} in the working directory {str(folder)!r}; "
+                              "a factory is imported from there (run from the folder that holds it)")
+        try:
             module = importlib.import_module(module_name)
-    except ConfigError:
-        raise
-    except Exception as exc:  # any error while importing the user's module
-        raise ConfigError(f"model.factory: cannot import {module_name!r} ({type(exc).__name__}: {exc})") from None
+        except Exception as exc:  # any error while importing the user's module
+            raise ConfigError(f"model.factory: cannot import {module_name!r} ({type(exc).__name__}: {exc})") from None
     function = getattr(module, attribute, None)
     if not callable(function):
         raise ConfigError(f"model.factory: {module_name!r} has no function {attribute!r}")

@@ -18,7 +18,7 @@ from minnet.train.factory import build_from_factory
 from minnet.train.metrics import r2_score
 from minnet.train.models import build_mlp
 
-__all__ = ["TrainedModel", "load_run", "read_table", "features_of", "targets_of"]
+__all__ = ["TrainedModel", "load_run", "read_table", "features_of", "targets_of", "cast_checked"]
 
 
 class TrainedModel:
@@ -84,11 +84,9 @@ class TrainedModel:
         if mean is not None:
             X = (X - mean) / scale
         dtype = next(self.model.parameters()).dtype
-        with np.errstate(over="ignore", invalid="ignore"):
-            cast = X.astype(dtype)
-        beyond = ~np.isfinite(cast) & ~np.isnan(X)  # finite as given, too large once scaled to the model's dtype
-        if beyond.any():
-            row, column = (int(i) for i in np.argwhere(beyond)[0])
+        cast, beyond = cast_checked(X, dtype)
+        if beyond is not None:
+            row, column = beyond
             raise ValueError(f"predict: row {row + 1}, feature {self.feature_names[column]!r} is beyond the range of "
                              f"the model's {dtype} after the run's scaling (at most {np.finfo(dtype).max:.3g})")
         with no_grad():
@@ -122,6 +120,15 @@ class TrainedModel:
         if self.task == "classification":
             return float(np.mean(pred == y.reshape(pred.shape)))
         return r2_score(np.asarray(pred, dtype=np.float64).reshape(len(y), -1), y.astype(np.float64))
+
+
+def cast_checked(values: np.ndarray, dtype: np.dtype) -> tuple[np.ndarray, tuple[int, int] | None]:
+    """``values`` (2-D, float64) in ``dtype``, and the (row, column) of the first finite
+    value too large for it (None if all fit; NaN stays NaN)."""
+    with np.errstate(over="ignore", invalid="ignore"):
+        cast = values.astype(dtype)
+    beyond = np.argwhere(~np.isfinite(cast) & ~np.isnan(values))
+    return cast, (None if not len(beyond) else (int(beyond[0][0]), int(beyond[0][1])))
 
 
 def read_table(path: str | Path) -> tuple[list[str], list[list[str]]]:

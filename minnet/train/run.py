@@ -61,7 +61,8 @@ from minnet.train.loop import NonFiniteError, train_epoch, training_step
 from minnet.train.metrics import METRICS, rmse
 from minnet.train.models import build_mlp, mlp_spec
 
-__all__ = ["train", "resume", "TrainResult", "new_run_dir", "claim_run_dir", "start_run", "reported_row", "versions"]
+__all__ = ["train", "resume", "TrainResult", "new_run_dir", "claim_run_dir", "start_run", "reported_row", "versions",
+           "run_files_in"]
 
 DEFAULT_LOSS = {"classification": "softmax_cross_entropy", "regression": "mse"}
 
@@ -142,13 +143,18 @@ RUN_PLOTS = ("curves.png", "decision_boundary.png")  # what --plot adds (minnet.
 SWEEP_FILE = "sweep.toml"  # a sweep's own config, in its folder: what --resume continues
 
 
+def run_files_in(folder: Path) -> list[str]:
+    """The names of the run files ``folder`` holds (none: it holds no run)."""
+    return [name for name in RUN_FILES if (folder / name).exists()]
+
+
 def _refuse_held(run_dir: Path, force: bool) -> list[str]:
     """The run files ``run_dir`` holds; any at all is an error unless ``force``.  A
     sweep's folder is never a run's, even with ``force``: the two would mix."""
     if (run_dir / SWEEP_FILE).exists():
         raise ConfigError(f"--out {str(run_dir)!r} holds a sweep ({SWEEP_FILE}); a run is not written into a "
                           "sweep's folder, even with --force: choose another --out")
-    held = [name for name in RUN_FILES if (run_dir / name).exists()]
+    held = run_files_in(run_dir)
     if held and not force:
         raise ConfigError(f"--out {str(run_dir)!r} already holds a run ({', '.join(held)}); pass --force to "
                           "replace it, or choose another --out")

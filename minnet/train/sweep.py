@@ -55,7 +55,7 @@ from minnet.train.inputs import check_memory
 from minnet.train.interrupts import deferred_interrupts
 from minnet.train.lock import hold
 from minnet.train.report import value_text
-from minnet.train.run import RUN_FILES, SWEEP_FILE, reported_row, resume, train
+from minnet.train.run import SWEEP_FILE, reported_row, resume, run_files_in, train
 
 # What a sweep writes into its folder besides its runs' folders (plots: minnet.train.plots).
 SWEEP_TABLES = ("runs.csv", "summary.csv")
@@ -374,7 +374,7 @@ def _clear_old_sweep(out_dir: Path) -> None:
 
 def _run_tasks(config: Config, tasks: list[SweepTask], out_dir: Path, jobs: int, quiet: bool, resuming: bool,
                force: bool, data: _Datasets) -> list[SweepRun]:
-    run_files = [name for name in RUN_FILES if (out_dir / name).exists()]
+    run_files = run_files_in(out_dir)
     if run_files:
         raise ConfigError(f"--out {str(out_dir)!r} holds a run ({', '.join(run_files)}); a sweep is not written into "
                           "a run's folder, even with --force: choose another --out")
