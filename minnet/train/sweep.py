@@ -23,6 +23,7 @@ import math
 import re
 import shutil
 import signal
+import sys
 import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -290,11 +291,36 @@ def _leave_ctrl_c_to_the_sweep() -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
+# Every message of loky's resource tracker starts "resource_tracker:" (a -W filter's message
+# field matches the start); the module is where the tracker's main loop calls warnings.warn.
+_TRACKER_WARNINGS = "ignore:resource_tracker:UserWarning:joblib.externals.loky.backend.resource_tracker"
+
+
+def _start_quiet_resource_tracker() -> None:
+    """Start loky's resource tracker, the process that removes the workers' semaphores
+    after the sweep, with its warnings off.  Ctrl-C stops a sweep by killing its workers
+    mid-run; the tracker may then report a semaphore it cleans up as leaked, after the
+    sweep's one error line.  That is loky's bookkeeping (the tracker does the cleaning),
+    nothing the user could act on.  The tracker takes its warning filters from the command
+    line it is started with, which multiprocessing builds from ``sys.warnoptions``; one
+    already running (started earlier in this process) keeps its own."""
+    from joblib.externals.loky.backend import resource_tracker
+
+    sys.warnoptions.append(_TRACKER_WARNINGS)
+    try:
+        resource_tracker.ensure_running()
+    finally:
+        sys.warnoptions.remove(_TRACKER_WARNINGS)
+
+
 @contextlib.contextmanager
-def _backend(config: Config) -> Iterator[int | None]:
-    """Where the runs go: this machine (loky processes), or the Dask cluster at sweep.address."""
+def _backend(config: Config, jobs: int) -> Iterator[int | None]:
+    """Where the runs go: this machine (``jobs`` loky processes, or this one), or the Dask
+    cluster at sweep.address."""
     options = config.sweep_options
     if options.backend != "dask":
+        if jobs != 1:
+            _start_quiet_resource_tracker()
         with parallel_config(backend="loky", initializer=_leave_ctrl_c_to_the_sweep):
             yield None
         return
@@ -388,7 +414,7 @@ def _run_tasks(config: Config, tasks: list[SweepTask], out_dir: Path, jobs: int,
     _write_tables(out_dir, runs, tasks, config)
     bar = tqdm(total=len(tasks), desc=f"{config.name} sweep", unit="run", disable=True if quiet else None, leave=False)
     try:
-        with _backend(config) as cluster_jobs:
+        with _backend(config, jobs) as cluster_jobs:
             parallel = Parallel(n_jobs=cluster_jobs or jobs, return_as="generator")
             outputs = parallel(delayed(_train_one)(task, resuming, force, None if resuming else data(task.config))
                                for task in tasks)
